@@ -1,0 +1,105 @@
+//! Where each setting came from, and the masked view of the settings that `show-config` prints.
+
+use std::collections::BTreeMap;
+
+use config::{Map, Value, ValueKind};
+use serde::Serialize;
+
+use crate::load::Loaded;
+
+/// For every leaf key (dotted, e.g. `server.port`), the layer that set its final value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance(BTreeMap<String, String>);
+
+impl Provenance {
+    pub(crate) fn from_tree(tree: &Map<String, Value>) -> Self {
+        let mut sources = BTreeMap::new();
+        collect_sources("", tree, &mut sources);
+        Provenance(sources)
+    }
+
+    /// The layer that set `key`, e.g. `environment variable APP_SERVER__PORT`.
+    pub fn source_of(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The source of `key`, or when `key` names a table, of the first key inside it.
+    pub(crate) fn source_of_key_or_table(&self, key: &str) -> Option<&str> {
+        let table_prefix = format!("{key}.");
+        self.0
+            .iter()
+            .find(|(candidate, _)| *candidate == key || candidate.starts_with(&table_prefix))
+            .map(|(_, origin)| origin.as_str())
+    }
+}
+
+fn collect_sources(prefix: &str, table: &Map<String, Value>, sources: &mut BTreeMap<String, String>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match &value.kind {
+            ValueKind::Table(inner) => collect_sources(&path, inner, sources),
+            _ => {
+                let origin = value.origin().unwrap_or("unknown").to_owned();
+                sources.insert(path, origin);
+            }
+        }
+    }
+}
+
+/// The keys `show-config` prints without `--all`: what an operator checks first.
+pub const COMMON_KEYS: &[&str] = &[
+    "app.name",
+    "app.env",
+    "server.host",
+    "server.port",
+    "database.url",
+    "telemetry.log_format",
+    "telemetry.log_level",
+];
+
+/// One line of the masked view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// Dotted key, e.g. `server.port`.
+    pub key: String,
+    /// The value, with secrets and URL passwords masked.
+    pub value: serde_json::Value,
+    /// The layer that set it.
+    pub source: String,
+}
+
+impl Loaded {
+    /// Every setting, masked, with its source, sorted by key.
+    pub fn masked_entries(&self) -> Vec<Entry> {
+        // Serializing masks secrets: `Secret` and `ConnectionUrl` serialize to their masked form.
+        let tree = serde_json::to_value(&self.settings).unwrap_or(serde_json::Value::Null);
+        let mut entries = Vec::new();
+        flatten("", &tree, &mut entries, &self.provenance);
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        entries
+    }
+}
+
+fn flatten(prefix: &str, value: &serde_json::Value, entries: &mut Vec<Entry>, provenance: &Provenance) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&path, inner, entries, provenance);
+            }
+        }
+        leaf => entries.push(Entry {
+            key: prefix.to_owned(),
+            value: leaf.clone(),
+            source: provenance.source_of(prefix).unwrap_or("unknown").to_owned(),
+        }),
+    }
+}

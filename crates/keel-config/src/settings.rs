@@ -1,0 +1,175 @@
+//! The typed settings: one struct per section, deserialized from the merged layers, then validated.
+//!
+//! Defaults live in `profiles/*.toml`, not here: a field with no value in any layer is a loading error,
+//! so there is exactly one place where each default is written.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::environment::Environment;
+use crate::secret::{ConnectionUrl, Secret};
+
+/// Every setting keel reads. Unknown keys in any layer are an error (see `docs/configuration.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub app: AppSettings,
+    pub server: ServerSettings,
+    pub security: SecuritySettings,
+    pub database: DatabaseSettings,
+    pub static_files: StaticFilesSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSettings {
+    /// The service name: page titles, the `X-App` header, `/api/v1/version`.
+    pub name: String,
+    /// Set by the loader from `--env` / `APP_ENV`; files cannot change it.
+    pub env: Environment,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    /// `0` asks the operating system for a free port; the start-up log line says which one it got.
+    pub port: u16,
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub graceful_shutdown_timeout_secs: u64,
+}
+
+impl ServerSettings {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn graceful_shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.graceful_shutdown_timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Signs cookies. Staging and production refuse the built-in development key and keys under 32 bytes.
+    pub secret_key: Secret,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`. Defaults to a SQLite file in the instance folder.
+    pub url: ConnectionUrl,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+    /// Apply pending migrations when `serve` starts (development and testing).
+    pub auto_migrate: bool,
+}
+
+impl DatabaseSettings {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticFilesSettings {
+    /// The folder served under `/static`, relative to the working directory.
+    pub dir: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, coloured when the terminal supports it.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    /// A `tracing` filter such as `info,sqlx=warn`; `RUST_LOG` sets it too.
+    pub log_level: String,
+}
+
+/// One thing wrong with a merged configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The dotted key, e.g. `server.port`.
+    pub key: &'static str,
+    /// What is wrong and how to fix it, without the value when the key is secret.
+    pub message: String,
+}
+
+/// The secret key shipped in `profiles/default.toml`; only development and testing accept it.
+pub(crate) const DEVELOPMENT_SECRET_KEY: &str = "keel-development-secret-key-do-not-use-in-production";
+
+/// The shortest secret key that staging and production accept.
+pub(crate) const MIN_SECRET_KEY_BYTES: usize = 32;
+
+impl Settings {
+    /// Checks what types alone cannot say. Returns every problem, not only the first.
+    pub(crate) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut problem = |key, message: String| problems.push(Problem { key, message });
+
+        if self.app.name.trim().is_empty() {
+            problem("app.name", "must not be empty".to_owned());
+        }
+        if self.server.host.trim().is_empty() {
+            problem("server.host", "must not be empty: use 127.0.0.1 or 0.0.0.0".to_owned());
+        }
+        if self.server.max_body_bytes == 0 {
+            problem("server.max_body_bytes", "must be at least 1".to_owned());
+        }
+        if self.server.request_timeout_secs == 0 {
+            problem("server.request_timeout_secs", "must be at least 1 second".to_owned());
+        }
+        if self.database.max_connections == 0 {
+            problem("database.max_connections", "must be at least 1".to_owned());
+        }
+        if self.database.connect_timeout_secs == 0 {
+            problem("database.connect_timeout_secs", "must be at least 1 second".to_owned());
+        }
+        match self.database.url.scheme() {
+            Some("sqlite" | "postgres" | "postgresql") => {}
+            _ => problem(
+                "database.url",
+                format!(
+                    "{} is not a database URL keel supports: use sqlite://path/to/file.sqlite3?mode=rwc or postgres://user:password@host/database",
+                    self.database.url.masked()
+                ),
+            ),
+        }
+        if !self.app.env.is_local() {
+            let secret_key = self.security.secret_key.expose();
+            if secret_key == DEVELOPMENT_SECRET_KEY {
+                problem(
+                    "security.secret_key",
+                    format!(
+                        "is the built-in development key, which {} refuses: set SECRET_KEY or APP_SECURITY__SECRET_KEY to a random value of at least {MIN_SECRET_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`)",
+                        self.app.env
+                    ),
+                );
+            } else if secret_key.len() < MIN_SECRET_KEY_BYTES {
+                problem(
+                    "security.secret_key",
+                    format!(
+                        "is {} bytes long; {} needs at least {MIN_SECRET_KEY_BYTES} (e.g. `openssl rand -hex 32`)",
+                        secret_key.len(),
+                        self.app.env
+                    ),
+                );
+            }
+        }
+        problems
+    }
+}

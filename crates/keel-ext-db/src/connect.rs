@@ -1,0 +1,111 @@
+//! Opening the pool: per-backend options, and the SQLite folder that must exist before the file can.
+
+use std::path::Path;
+use std::time::Duration;
+
+use keel_config::DatabaseSettings;
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{ConnectOptions, Database};
+
+use crate::{Db, Error};
+
+/// How long a SQLite connection waits for another writer before giving up with "database is locked".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The database engines keel supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
+    let url = settings.url.expose();
+    let backend = if url.starts_with("sqlite:") {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    };
+    if backend == Backend::Sqlite {
+        create_sqlite_folder(url)?;
+    }
+
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(settings.max_connections)
+        .connect_timeout(settings.connect_timeout())
+        .acquire_timeout(settings.connect_timeout())
+        // Statements are traced by sqlx at its own level; the log filter keeps them quiet by default.
+        .sqlx_logging(true)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            // WAL lets readers work while one connection writes; foreign keys are off in SQLite by default.
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
+    let connection = Database::connect(options)
+        .await
+        .map_err(|source| Error::Connect {
+            url: settings.url.masked(),
+            source,
+        })?;
+    Ok(Db {
+        connection,
+        backend,
+    })
+}
+
+/// SQLite creates the file (with `mode=rwc`) but not its folder, e.g. a fresh clone's `instance/`.
+fn create_sqlite_folder(url: &str) -> Result<(), Error> {
+    let Some(path) = sqlite_file_path(url) else {
+        return Ok(());
+    };
+    match Path::new(path).parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => {
+            std::fs::create_dir_all(folder).map_err(|source| Error::CreateFolder {
+                path: folder.display().to_string(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The file path of a SQLite URL, or `None` for an in-memory database.
+fn sqlite_file_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split_once('?').map_or(rest, |(path, _query)| path);
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_file_paths_are_taken_from_the_url() {
+        let cases = [
+            ("sqlite://instance/keel.sqlite3?mode=rwc", Some("instance/keel.sqlite3")),
+            ("sqlite:///tmp/keel.sqlite3", Some("/tmp/keel.sqlite3")),
+            ("sqlite:keel.sqlite3", Some("keel.sqlite3")),
+            ("sqlite::memory:", None),
+            ("sqlite://:memory:", None),
+            ("postgres://localhost/keel", None),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(sqlite_file_path(url), expected, "{url}");
+        }
+    }
+}

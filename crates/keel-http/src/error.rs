@@ -1,0 +1,117 @@
+//! The error report: what a client learns when a request fails, and nothing more.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::Serialize;
+
+use crate::request_id::RequestId;
+
+/// A failed request as the client sees it: a status, a kebab-case code and a safe message.
+///
+/// As a response it renders `{"error": code, "message": message}` and also rides along in the response's
+/// extensions, so the app factory can re-render it with the request id (or as an HTML page). Causes are
+/// logged by whoever builds the report; they never go into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReport {
+    pub status: StatusCode,
+    pub code: Cow<'static, str>,
+    pub message: Cow<'static, str>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+impl ErrorReport {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        ErrorReport {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The one 404 of the app: unknown routes and hidden pages answer with exactly this.
+    pub fn not_found() -> Self {
+        ErrorReport::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "there is nothing at this address",
+        )
+    }
+
+    /// A report for an error response that carries none, e.g. one made by a tower layer or an extractor.
+    /// The message is the status's standard reason, so nothing internal can leak through it.
+    pub fn from_status(status: StatusCode) -> Self {
+        let reason = status.canonical_reason().unwrap_or("error");
+        ErrorReport::new(
+            status,
+            reason.to_ascii_lowercase().replace(' ', "-"),
+            reason.to_ascii_lowercase(),
+        )
+    }
+
+    /// The JSON body with the request id: `{"error", "message", "request_id"}`.
+    pub fn to_response_with(&self, request_id: &RequestId) -> Response {
+        self.render(Some(request_id.as_str()))
+    }
+
+    fn render(&self, request_id: Option<&str>) -> Response {
+        let body = Body {
+            error: &self.code,
+            message: &self.message,
+            request_id,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+}
+
+impl IntoResponse for ErrorReport {
+    fn into_response(self) -> Response {
+        self.render(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_made_from_a_bare_status_use_its_standard_reason() {
+        let cases = [
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "payload too large"),
+            (StatusCode::REQUEST_TIMEOUT, "request-timeout", "request timeout"),
+            (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed"),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal-server-error", "internal server error"),
+        ];
+        for (status, code, message) in cases {
+            assert_eq!(
+                ErrorReport::from_status(status),
+                ErrorReport::new(status, code, message)
+            );
+        }
+    }
+
+    #[test]
+    fn a_report_response_carries_itself_for_later_rendering() {
+        let response = ErrorReport::not_found().into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            response.extensions().get::<ErrorReport>(),
+            Some(&ErrorReport::not_found())
+        );
+    }
+}

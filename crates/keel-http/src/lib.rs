@@ -1,0 +1,10 @@
+//! The HTTP vocabulary that keel's blueprints and its app factory share: request ids and error reports.
+//!
+//! This crate knows no routes, no state and no configuration. It exists so that every blueprint speaks
+//! the same error format without depending on another blueprint or on the app factory.
+
+mod error;
+mod request_id;
+
+pub use crate::error::ErrorReport;
+pub use crate::request_id::{REQUEST_ID_HEADER, RequestId};
