@@ -1,0 +1,79 @@
+//! Liveness (`/health`: the process answers) and readiness (`/ready`: its dependencies answer too).
+//!
+//! Orchestrators restart a process whose liveness fails and stop routing to one whose readiness fails, so
+//! liveness deliberately checks nothing: a database outage must not restart every instance at once.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use keel_ext_db::Db;
+use serde::Serialize;
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub(crate) struct Liveness {
+    status: &'static str,
+}
+
+pub(crate) async fn health_show() -> Json<Liveness> {
+    Json(Liveness { status: "ok" })
+}
+
+/// The readiness report: an overall status and one entry per dependency.
+#[derive(Debug, Serialize)]
+pub(crate) struct Readiness {
+    status: &'static str,
+    checks: BTreeMap<&'static str, Check>,
+}
+
+/// One dependency's state. `detail` is a safe summary for operators; the full cause goes to the log.
+#[derive(Debug, Serialize)]
+pub(crate) struct Check {
+    status: &'static str,
+    backend: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+pub(crate) async fn readiness_show(State(db): State<Db>) -> Response {
+    let backend = db.backend().as_str();
+    let database = match db.ping().await {
+        Ok(()) => Check {
+            status: "ok",
+            backend,
+            detail: None,
+        },
+        Err(cause) => {
+            tracing::warn!(error = %cause, "readiness check: database unavailable");
+            Check {
+                status: "unavailable",
+                backend,
+                detail: Some(safe_detail(&cause)),
+            }
+        }
+    };
+    let ready = database.status == "ok";
+    let report = Readiness {
+        status: if ready { "ok" } else { "unavailable" },
+        checks: BTreeMap::from([("database", database)]),
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(report)).into_response()
+}
+
+/// What a client may learn about a failed ping: the kind of failure, never the driver's message (which can
+/// hold host names or SQL).
+fn safe_detail(cause: &keel_ext_db::Error) -> String {
+    match cause {
+        keel_ext_db::Error::Timeout(limit) => {
+            format!("no answer within {} ms", limit.as_millis())
+        }
+        _ => "the ping failed; see the server log".to_owned(),
+    }
+}

@@ -1,0 +1,20 @@
+//! `/version`: what is running, so an operator can tell two deployments apart.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+/// Facts fixed when the binary was built. The app factory fills them from its build script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildInfo {
+    pub name: String,
+    pub version: String,
+    /// The git commit the binary was built from, or `unknown` outside a git checkout.
+    pub git_revision: String,
+    /// `debug` or `release`.
+    pub build_profile: String,
+}
+
+pub(crate) async fn version_show(State(build): State<BuildInfo>) -> Json<BuildInfo> {
+    Json(build)
+}
