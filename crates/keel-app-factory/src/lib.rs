@@ -1,1 +1,66 @@
-//! placeholder
+//! The app factory: builds [`AppState`] from [`Settings`] and composes the blueprints and the middleware
+//! stack into one router.
+//!
+//! This crate is the only place that knows every blueprint and every extension. It knows nothing about
+//! sockets, signals or the command line: `keel-server` binds and serves what [`create_app`] returns, and the
+//! black-box tests do the same.
+
+mod middleware;
+mod state;
+
+use std::path::Path;
+
+use axum::Router;
+use axum::http::HeaderValue;
+use keel_blueprint_main::{STATIC_URL_PREFIX, StaticAssets};
+use keel_config::Settings;
+use keel_ext_db::Db;
+use keel_http::ErrorReport;
+use tower_http::services::ServeDir;
+
+pub use crate::state::AppState;
+
+/// A built application: the router to serve and the state behind it (for shutdown and for tests).
+#[derive(Debug, Clone)]
+pub struct App {
+    pub router: Router,
+    pub state: AppState,
+}
+
+/// Everything that can stop the app from being built. Messages name the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Database(#[from] keel_ext_db::Error),
+    #[error(transparent)]
+    StaticFiles(#[from] keel_blueprint_main::MainError),
+    #[error("app.name {0:?} cannot be sent in the X-App header; use printable ASCII characters")]
+    AppNameNotAHeader(String),
+}
+
+/// Connects the database (migrating it when `database.auto_migrate` is on), scans the static folder and
+/// assembles the router with its middleware.
+pub async fn create_app(settings: &Settings) -> Result<App, Error> {
+    let app_header = HeaderValue::from_str(&settings.app.name)
+        .map_err(|_| Error::AppNameNotAHeader(settings.app.name.clone()))?;
+    let static_dir = Path::new(&settings.static_files.dir);
+    let assets = StaticAssets::scan(static_dir)?;
+
+    let db = Db::connect(&settings.database).await?;
+    if settings.database.auto_migrate {
+        db.migrate_up().await?;
+    }
+
+    let state = AppState::new(settings, db, assets);
+    let routes = Router::new()
+        .merge(keel_blueprint_main::router())
+        .nest(
+            keel_blueprint_api_v1::MOUNT_PATH,
+            keel_blueprint_api_v1::router(),
+        )
+        .nest_service(STATIC_URL_PREFIX, ServeDir::new(static_dir))
+        .fallback(|| async { ErrorReport::not_found() })
+        .with_state(state.clone());
+    let router = middleware::apply(routes, &middleware::Options::new(settings, app_header));
+    Ok(App { router, state })
+}

@@ -52,8 +52,12 @@ impl ErrorReport {
     }
 
     /// A report for an error response that carries none, e.g. one made by a tower layer or an extractor.
-    /// The message is the status's standard reason, so nothing internal can leak through it.
+    /// The message is the status's standard reason, so nothing internal can leak through it; a 404 is
+    /// always [`ErrorReport::not_found`], so every 404 of the app looks the same.
     pub fn from_status(status: StatusCode) -> Self {
+        if status == StatusCode::NOT_FOUND {
+            return ErrorReport::not_found();
+        }
         let reason = status.canonical_reason().unwrap_or("error");
         ErrorReport::new(
             status,
@@ -96,6 +100,7 @@ mod tests {
             (StatusCode::REQUEST_TIMEOUT, "request-timeout", "request timeout"),
             (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed"),
             (StatusCode::INTERNAL_SERVER_ERROR, "internal-server-error", "internal server error"),
+            (StatusCode::NOT_FOUND, "not-found", "there is nothing at this address"),
         ];
         for (status, code, message) in cases {
             assert_eq!(

@@ -1,0 +1,171 @@
+//! The middleware stack, outermost first:
+//!
+//! 1. `X-App` on every response;
+//! 2. request id: keep a sane incoming `X-Request-ID` or make a UUIDv7, store it in the request's
+//!    extensions and echo it on the response;
+//! 3. trace span: one span per request carrying the request id, so every log line inside has it;
+//! 4. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`;
+//! 5. catch panic: a panicking handler becomes a 500 and the process keeps serving;
+//! 6. body size limit (413) — outside the timeout, as tower-http's types require;
+//! 7. timeout (504);
+//! 8. the routes.
+//!
+//! Invariant: a handler that fails returns an [`ErrorReport`] (directly or through its blueprint's error
+//! type). Layer 4 re-renders any other error response from its status alone, so nothing a handler or a
+//! library wrote into an error body can reach the client unreviewed.
+
+use std::any::Any;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use keel_config::Settings;
+use keel_http::{ErrorReport, REQUEST_ID_HEADER, RequestId};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// The header naming the service that answered, for operators behind a proxy or load balancer.
+pub(crate) const APP_HEADER: HeaderName = HeaderName::from_static("x-app");
+
+/// The longest client-error body that is kept as the error message (axum's rejections are short and safe).
+const MAX_REJECTION_MESSAGE_BYTES: usize = 1024;
+
+/// What the stack needs from the settings, resolved once.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    app_header: HeaderValue,
+    max_body_bytes: usize,
+    request_timeout: Duration,
+}
+
+impl Options {
+    pub(crate) fn new(settings: &Settings, app_header: HeaderValue) -> Options {
+        Options {
+            app_header,
+            max_body_bytes: settings.server.max_body_bytes,
+            request_timeout: settings.server.request_timeout(),
+        }
+    }
+}
+
+/// Wraps `routes` in the stack described in the module documentation.
+pub(crate) fn apply(routes: Router, options: &Options) -> Router {
+    // `Router::layer` wraps what is already there, so layers are added innermost first.
+    routes
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            options.request_timeout,
+        ))
+        .layer(RequestBodyLimitLayer::new(options.max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(
+            options.max_body_bytes,
+            render_errors,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(middleware::from_fn(assign_request_id))
+        .layer(SetResponseHeaderLayer::overriding(
+            APP_HEADER,
+            options.app_header.clone(),
+        ))
+}
+
+async fn assign_request_id(mut request: Request, next: Next) -> Response {
+    let id = RequestId::from_incoming(request.headers().get(REQUEST_ID_HEADER));
+    request.extensions_mut().insert(id.clone());
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER, id.to_header_value());
+    response
+}
+
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(RequestId::as_str)
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        request_id,
+    )
+}
+
+async fn render_errors(
+    State(max_body_bytes): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(RequestId::generate);
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let report = match response.extensions().get::<ErrorReport>() {
+        Some(report) => report.clone(),
+        // The limit is reported by two layers (by `Content-Length` up front, or while a handler reads a
+        // streamed body) with different wording; clients get one message that names the limit.
+        None if status == StatusCode::PAYLOAD_TOO_LARGE => ErrorReport::new(
+            status,
+            "payload-too-large",
+            format!("the request body is larger than the limit of {max_body_bytes} bytes"),
+        ),
+        None => report_for_bare_error(response).await,
+    };
+    report.to_response_with(&request_id)
+}
+
+/// A report for an error response that carries none. A client error keeps a short plain-text body as its
+/// message (that is how axum's extractors explain a rejected request); a server error never does.
+async fn report_for_bare_error(response: Response) -> ErrorReport {
+    let status = response.status();
+    let is_plain_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/plain"));
+    let mut report = ErrorReport::from_status(status);
+    if status.is_client_error() && is_plain_text {
+        let body = axum::body::to_bytes(response.into_body(), MAX_REJECTION_MESSAGE_BYTES).await;
+        if let Some(text) = body.ok().and_then(|bytes| String::from_utf8(bytes.to_vec()).ok()) {
+            let text = text.trim();
+            if !text.is_empty() {
+                report.message = text.to_owned().into();
+            }
+        }
+    }
+    report
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a non-string panic payload");
+    tracing::error!(panic = message, "a handler panicked; answered 500");
+    ErrorReport::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "something went wrong on our side",
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! The stack around a tiny router of purpose-made handlers, driven with `oneshot`.
+
+use axum::Json;
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::*;
+
+fn options() -> Options {
+    Options {
+        app_header: HeaderValue::from_static("keel-test"),
+        max_body_bytes: 16,
+        request_timeout: Duration::from_secs(5),
+    }
+}
+
+fn stack() -> Router {
+    let routes = Router::new()
+        .route("/ok", get(|| async { "fine" }))
+        .route(
+            "/report",
+            get(|| async { ErrorReport::new(StatusCode::CONFLICT, "conflict", "already there") }),
+        )
+        .route(
+            "/leaky",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "SELECT * FROM secrets") }),
+        )
+        .route("/panic", get(panicking))
+        .route("/echo", post(|Json(value): Json<Value>| async move { Json(value) }))
+        .fallback(|| async { ErrorReport::not_found() });
+    apply(routes, &options())
+}
+
+async fn panicking() -> &'static str {
+    panic!("boom at /srv/keel/src/secret.rs")
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+}
+
+async fn send(request: Request) -> Answer {
+    let response = stack().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get_request(path: &str) -> Request {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn every_response_carries_the_app_and_request_id_headers() {
+    for path in ["/ok", "/report", "/nowhere", "/panic"] {
+        let answer = send(get_request(path)).await;
+        assert_eq!(answer.headers[APP_HEADER], "keel-test", "{path}");
+        let id = answer.headers[REQUEST_ID_HEADER].to_str().unwrap();
+        assert_eq!(uuid_version(id), Some(7), "{path}: {id}");
+    }
+}
+
+#[tokio::test]
+async fn a_sane_incoming_request_id_is_echoed_and_an_insane_one_replaced() {
+    let cases = [("abc-123.x:y_z", true), ("has space", false), ("a;b", false)];
+    for (incoming, kept) in cases {
+        let request = Request::get("/ok")
+            .header(REQUEST_ID_HEADER, incoming)
+            .body(Body::empty())
+            .unwrap();
+        let answer = send(request).await;
+        let echoed = answer.headers[REQUEST_ID_HEADER].to_str().unwrap();
+        assert_eq!(echoed == incoming, kept, "{incoming:?} -> {echoed}");
+    }
+}
+
+#[tokio::test]
+async fn errors_leave_as_json_with_the_request_id_and_nothing_internal() {
+    // (path, method, body, status, expected error code, expected message)
+    let cases = [
+        ("/report", "GET", "", StatusCode::CONFLICT, "conflict", "already there"),
+        ("/nowhere", "GET", "", StatusCode::NOT_FOUND, "not-found", "there is nothing at this address"),
+        ("/ok", "DELETE", "", StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed"),
+        ("/leaky", "GET", "", StatusCode::INTERNAL_SERVER_ERROR, "internal-server-error", "internal server error"),
+        ("/panic", "GET", "", StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "something went wrong on our side"),
+        ("/echo", "POST", "{\"a\": 1, \"padding\": true}", StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "the request body is larger than the limit of 16 bytes"),
+    ];
+    for (path, method, body, status, code, message) in cases {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let answer = send(request).await;
+        let request_id = answer.headers[REQUEST_ID_HEADER].to_str().unwrap();
+        assert_eq!(answer.status, status, "{method} {path}");
+        assert_eq!(
+            answer.body,
+            json!({"error": code, "message": message, "request_id": request_id}),
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_body_keeps_the_extractors_explanation() {
+    let request = Request::post("/echo")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{"))
+        .unwrap();
+    let answer = send(request).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.body["error"], "bad-request");
+    let message = answer.body["message"].as_str().unwrap();
+    assert!(message.contains("JSON"), "{message}");
+}
+
+fn uuid_version(text: &str) -> Option<usize> {
+    uuid::Uuid::parse_str(text).ok().map(|id| id.get_version_num())
+}

@@ -1,0 +1,39 @@
+//! `AppState`: the complete list of what requests share. Blueprints see only the parts they ask for.
+
+use axum::extract::FromRef;
+use keel_blueprint_api_v1::BuildInfo;
+use keel_blueprint_main::{Calculator, SiteInfo, StaticAssets};
+use keel_config::Settings;
+use keel_ext_db::Db;
+
+/// Shared by every request. Each field is cheap to clone (handles and `Arc`s), and `FromRef` hands each
+/// blueprint the field it names in its router's bounds.
+#[derive(Debug, Clone, FromRef)]
+pub struct AppState {
+    pub db: Db,
+    pub site: SiteInfo,
+    pub assets: StaticAssets,
+    pub calculator: Calculator,
+    pub build: BuildInfo,
+}
+
+impl AppState {
+    pub(crate) fn new(settings: &Settings, db: Db, assets: StaticAssets) -> AppState {
+        AppState {
+            db,
+            site: SiteInfo {
+                app_name: settings.app.name.clone(),
+                environment: settings.app.env.to_string(),
+            },
+            assets,
+            // The "app context" example: a service configured once and shared, like Flask's `current_app`.
+            calculator: Calculator::new(6, 7),
+            build: BuildInfo {
+                name: settings.app.name.clone(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                git_revision: env!("KEEL_GIT_REVISION").to_owned(),
+                build_profile: env!("KEEL_BUILD_PROFILE").to_owned(),
+            },
+        }
+    }
+}
