@@ -47,8 +47,12 @@ impl MigrationTrait for Migration {
                     .col(text(FeatureFlags::Description).default(""))
                     .col(string_len_null(FeatureFlags::Owner, 128))
                     .col(date_null(FeatureFlags::ExpiresAt))
-                    .col(timestamp_with_time_zone_default_now(FeatureFlags::CreatedAt))
-                    .col(timestamp_with_time_zone_default_now(FeatureFlags::UpdatedAt))
+                    .col(timestamp_with_time_zone_default_now(
+                        FeatureFlags::CreatedAt,
+                    ))
+                    .col(timestamp_with_time_zone_default_now(
+                        FeatureFlags::UpdatedAt,
+                    ))
                     .to_owned(),
             )
             .await

@@ -3,7 +3,9 @@
 //! There is no foreign key to `feature_flags`: the audit trail must outlive the flags it describes.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_pk_auto, string_len, text, text_null, timestamp_with_time_zone_default_now};
+use sea_orm_migration::schema::{
+    big_pk_auto, string_len, text, text_null, timestamp_with_time_zone_default_now,
+};
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;

@@ -142,7 +142,10 @@ async fn report_for_bare_error(response: Response) -> ErrorReport {
     let mut report = ErrorReport::from_status(status);
     if status.is_client_error() && is_plain_text {
         let body = axum::body::to_bytes(response.into_body(), MAX_REJECTION_MESSAGE_BYTES).await;
-        if let Some(text) = body.ok().and_then(|bytes| String::from_utf8(bytes.to_vec()).ok()) {
+        if let Some(text) = body
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        {
             let text = text.trim();
             if !text.is_empty() {
                 report.message = text.to_owned().into();

@@ -132,13 +132,19 @@ mod tests {
             assets.static_url("css/app.css"),
             format!("/static/css/app.css?v={body_fingerprint}")
         );
-        assert_eq!(assets.static_url("/robots.txt"), "/static/robots.txt?v=e3b0c44298fc");
+        assert_eq!(
+            assets.static_url("/robots.txt"),
+            "/static/robots.txt?v=e3b0c44298fc"
+        );
     }
 
     #[test]
     fn an_unknown_file_gets_a_plain_url() {
         let assets = StaticAssets::default();
-        assert_eq!(assets.static_url("css/missing.css"), "/static/css/missing.css");
+        assert_eq!(
+            assets.static_url("css/missing.css"),
+            "/static/css/missing.css"
+        );
     }
 
     #[test]

@@ -30,10 +30,8 @@ pub(crate) async fn index_show(
         site: &site,
         assets: &assets,
     };
-    page.render()
-        .map(Html)
-        .map_err(|source| MainError::Render {
-            template: "index.html",
-            source,
-        })
+    page.render().map(Html).map_err(|source| MainError::Render {
+        template: "index.html",
+        source,
+    })
 }

@@ -37,12 +37,19 @@ async fn get(path: &str) -> (StatusCode, Option<String>, String) {
         .get(header::CONTENT_TYPE)
         .map(|value| value.to_str().unwrap().to_owned());
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
+    (
+        status,
+        content_type,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
 }
 
 #[tokio::test]
 async fn json_routes_answer_their_documented_bodies() {
-    let cases = [("/ping", r#"{"pong":true}"#), ("/compute", r#"{"result":42}"#)];
+    let cases = [
+        ("/ping", r#"{"pong":true}"#),
+        ("/compute", r#"{"result":42}"#),
+    ];
     for (path, expected) in cases {
         let (status, content_type, body) = get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}");
@@ -57,7 +64,10 @@ async fn the_index_page_shows_the_environment_and_a_hashed_stylesheet() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
     assert!(body.starts_with("<!doctype html>"), "{body}");
-    assert!(body.contains(r#"href="/static/css/app.css?v=0123456789ab""#), "{body}");
+    assert!(
+        body.contains(r#"href="/static/css/app.css?v=0123456789ab""#),
+        "{body}"
+    );
     assert!(body.contains("badge-testing"), "{body}");
     assert!(body.contains("Hello from keel-test"), "{body}");
 }
@@ -66,6 +76,9 @@ async fn the_index_page_shows_the_environment_and_a_hashed_stylesheet() {
 fn the_calculator_saturates_instead_of_overflowing() {
     let cases = [(6, 7, 42), (0, 9, 0), (u64::MAX, 2, u64::MAX)];
     for (multiplicand, multiplier, expected) in cases {
-        assert_eq!(Calculator::new(multiplicand, multiplier).compute(), expected);
+        assert_eq!(
+            Calculator::new(multiplicand, multiplier).compute(),
+            expected
+        );
     }
 }

@@ -73,7 +73,10 @@ impl fmt::Display for Environment {
 
 /// The name given is not one of the four environments nor their aliases.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown environment {name:?}: use one of {}", Environment::accepted_names())]
+#[error(
+    "unknown environment {name:?}: use one of {}",
+    Environment::accepted_names()
+)]
 pub struct UnknownEnvironment {
     pub name: String,
 }
@@ -110,7 +113,11 @@ mod tests {
             (" PROD ", Environment::Production),
         ];
         for (text, expected) in cases {
-            assert_eq!(text.parse::<Environment>(), Ok(expected), "parsing {text:?}");
+            assert_eq!(
+                text.parse::<Environment>(),
+                Ok(expected),
+                "parsing {text:?}"
+            );
         }
     }
 

@@ -66,7 +66,11 @@ impl Vars {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Vars {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Vars(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Vars(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -92,14 +96,16 @@ impl Override {
     pub fn parse_assignment(text: &str) -> Result<Self, Error> {
         let bad = |reason: &str| Error::BadInput {
             origin: format!("--set {text:?}"),
-            message: format!("{reason}: write --set section.key=value, e.g. --set server.port=9000"),
+            message: format!(
+                "{reason}: write --set section.key=value, e.g. --set server.port=9000"
+            ),
         };
         let (key, value) = text.split_once('=').ok_or_else(|| bad("has no `=`"))?;
         let key = key.trim();
         let well_formed = key.split('.').count() >= 2
-            && key
-                .split('.')
-                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            && key.split('.').all(|part| {
+                !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
         if !well_formed {
             return Err(bad("the key is not a dotted setting name"));
         }
@@ -150,11 +156,17 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         instance_file_layer(&instance_dir)?,
         variables_layer(&options.vars, &mut warnings)?,
         overrides_layer(&options.overrides)?,
-        Layer::single("app.env", ValueKind::String(environment.to_string()), environment_origin),
+        Layer::single(
+            "app.env",
+            ValueKind::String(environment.to_string()),
+            environment_origin,
+        ),
     ];
     let merged = layers
         .into_iter()
-        .fold(Config::builder(), |builder, layer| builder.add_source(layer))
+        .fold(Config::builder(), |builder, layer| {
+            builder.add_source(layer)
+        })
         .build()
         .map_err(|error| Error::Merge(error.to_string()))?;
 
@@ -170,7 +182,10 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         .problems()
         .into_iter()
         .map(|problem| SourcedProblem {
-            origin: provenance.source_of(problem.key).unwrap_or("unknown").to_owned(),
+            origin: provenance
+                .source_of(problem.key)
+                .unwrap_or("unknown")
+                .to_owned(),
             problem,
         })
         .collect();
@@ -249,10 +264,14 @@ fn derived_defaults(environment: Environment, instance_dir: &Path) -> Layer {
 fn instance_file_layer(instance_dir: &Path) -> Result<Layer, Error> {
     let path = instance_dir.join("config.toml");
     match std::fs::read_to_string(&path) {
-        Ok(text) => toml_layer(&text, &format!("instance file {}", path.display())).map_err(|error| match error {
-            Error::BadInput { message, .. } => Error::File { path, message },
-            other => other,
-        }),
+        Ok(text) => {
+            toml_layer(&text, &format!("instance file {}", path.display())).map_err(|error| {
+                match error {
+                    Error::BadInput { message, .. } => Error::File { path, message },
+                    other => other,
+                }
+            })
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Layer::default()),
         Err(error) => Err(Error::File {
             path,
@@ -282,9 +301,12 @@ fn from_toml(value: toml::Value, origin: &String) -> Value {
         toml::Value::Float(number) => ValueKind::Float(number),
         toml::Value::Boolean(flag) => ValueKind::Boolean(flag),
         toml::Value::Datetime(datetime) => ValueKind::String(datetime.to_string()),
-        toml::Value::Array(items) => {
-            ValueKind::Array(items.into_iter().map(|item| from_toml(item, origin)).collect())
-        }
+        toml::Value::Array(items) => ValueKind::Array(
+            items
+                .into_iter()
+                .map(|item| from_toml(item, origin))
+                .collect(),
+        ),
         toml::Value::Table(table) => ValueKind::Table(
             table
                 .into_iter()
@@ -299,7 +321,10 @@ fn variables_layer(vars: &Vars, warnings: &mut Vec<String>) -> Result<Layer, Err
     let mut layer = Layer::default();
     for (name, key) in CONVENTIONAL_VARIABLES {
         if let Some(text) = vars.get(name) {
-            layer.insert(key, parse_value(text, &format!("environment variable {name}"))?);
+            layer.insert(
+                key,
+                parse_value(text, &format!("environment variable {name}"))?,
+            );
         }
     }
     for (name, text) in &vars.0 {
@@ -316,7 +341,10 @@ fn variables_layer(vars: &Vars, warnings: &mut Vec<String>) -> Result<Layer, Err
             continue;
         }
         let key = rest.to_ascii_lowercase().replace(VARIABLE_NESTING, ".");
-        layer.insert(&key, parse_value(text, &format!("environment variable {name}"))?);
+        layer.insert(
+            &key,
+            parse_value(text, &format!("environment variable {name}"))?,
+        );
     }
     Ok(layer)
 }
@@ -341,7 +369,10 @@ fn parse_value(text: &str, origin: &str) -> Result<Value, Error> {
     }
     let trimmed = text.trim_start();
     if !(trimmed.starts_with('[') || trimmed.starts_with('{')) {
-        return Ok(Value::new(Some(&origin.to_owned()), ValueKind::String(text.to_owned())));
+        return Ok(Value::new(
+            Some(&origin.to_owned()),
+            ValueKind::String(text.to_owned()),
+        ));
     }
     let json: serde_json::Value = serde_json::from_str(text).map_err(|error| Error::BadInput {
         origin: origin.to_owned(),
@@ -362,9 +393,12 @@ fn from_json(value: serde_json::Value, origin: &String) -> Value {
             (None, None) => ValueKind::Float(number.as_f64().unwrap_or(f64::NAN)),
         },
         serde_json::Value::String(text) => ValueKind::String(text),
-        serde_json::Value::Array(items) => {
-            ValueKind::Array(items.into_iter().map(|item| from_json(item, origin)).collect())
-        }
+        serde_json::Value::Array(items) => ValueKind::Array(
+            items
+                .into_iter()
+                .map(|item| from_json(item, origin))
+                .collect(),
+        ),
         serde_json::Value::Object(map) => ValueKind::Table(
             map.into_iter()
                 .map(|(key, value)| (key, from_json(value, origin)))

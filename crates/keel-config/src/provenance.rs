@@ -33,7 +33,11 @@ impl Provenance {
     }
 }
 
-fn collect_sources(prefix: &str, table: &Map<String, Value>, sources: &mut BTreeMap<String, String>) {
+fn collect_sources(
+    prefix: &str,
+    table: &Map<String, Value>,
+    sources: &mut BTreeMap<String, String>,
+) {
     for (key, value) in table {
         let path = if prefix.is_empty() {
             key.clone()
@@ -84,7 +88,12 @@ impl Loaded {
     }
 }
 
-fn flatten(prefix: &str, value: &serde_json::Value, entries: &mut Vec<Entry>, provenance: &Provenance) {
+fn flatten(
+    prefix: &str,
+    value: &serde_json::Value,
+    entries: &mut Vec<Entry>,
+    provenance: &Provenance,
+) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, inner) in map {

@@ -166,8 +166,14 @@ mod tests {
                 "sqlite://instance/keel.sqlite3?mode=rwc".to_owned(),
                 "sqlite://instance/keel.sqlite3?mode=rwc".to_owned(),
             ),
-            ("redis://127.0.0.1:6379".to_owned(), "redis://127.0.0.1:6379".to_owned()),
-            (format!("not a url {CANARY}"), mask(&format!("not a url {CANARY}"))),
+            (
+                "redis://127.0.0.1:6379".to_owned(),
+                "redis://127.0.0.1:6379".to_owned(),
+            ),
+            (
+                format!("not a url {CANARY}"),
+                mask(&format!("not a url {CANARY}")),
+            ),
         ];
         for (url, expected) in cases {
             let url = ConnectionUrl::new(url);

@@ -110,7 +110,8 @@ pub struct Problem {
 }
 
 /// The secret key shipped in `profiles/default.toml`; only development and testing accept it.
-pub(crate) const DEVELOPMENT_SECRET_KEY: &str = "keel-development-secret-key-do-not-use-in-production";
+pub(crate) const DEVELOPMENT_SECRET_KEY: &str =
+    "keel-development-secret-key-do-not-use-in-production";
 
 /// The shortest secret key that staging and production accept.
 pub(crate) const MIN_SECRET_KEY_BYTES: usize = 32;
@@ -125,19 +126,28 @@ impl Settings {
             problem("app.name", "must not be empty".to_owned());
         }
         if self.server.host.trim().is_empty() {
-            problem("server.host", "must not be empty: use 127.0.0.1 or 0.0.0.0".to_owned());
+            problem(
+                "server.host",
+                "must not be empty: use 127.0.0.1 or 0.0.0.0".to_owned(),
+            );
         }
         if self.server.max_body_bytes == 0 {
             problem("server.max_body_bytes", "must be at least 1".to_owned());
         }
         if self.server.request_timeout_secs == 0 {
-            problem("server.request_timeout_secs", "must be at least 1 second".to_owned());
+            problem(
+                "server.request_timeout_secs",
+                "must be at least 1 second".to_owned(),
+            );
         }
         if self.database.max_connections == 0 {
             problem("database.max_connections", "must be at least 1".to_owned());
         }
         if self.database.connect_timeout_secs == 0 {
-            problem("database.connect_timeout_secs", "must be at least 1 second".to_owned());
+            problem(
+                "database.connect_timeout_secs",
+                "must be at least 1 second".to_owned(),
+            );
         }
         match self.database.url.scheme() {
             Some("sqlite" | "postgres" | "postgresql") => {}

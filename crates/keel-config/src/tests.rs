@@ -43,15 +43,26 @@ fn with_nothing_set_development_defaults_apply() {
     assert_eq!(loaded.settings.server.port, 8080);
     assert_eq!(
         value_and_source(&loaded, "server.port"),
-        ("8080".to_owned(), "built-in defaults (profiles/default.toml)".to_owned())
+        (
+            "8080".to_owned(),
+            "built-in defaults (profiles/default.toml)".to_owned()
+        )
     );
     assert_eq!(
         value_and_source(&loaded, "telemetry.log_format"),
-        ("pretty".to_owned(), "profile development (profiles/development.toml)".to_owned())
+        (
+            "pretty".to_owned(),
+            "profile development (profiles/development.toml)".to_owned()
+        )
     );
     assert!(loaded.settings.database.auto_migrate);
     assert!(
-        loaded.settings.database.url.expose().ends_with("keel-development.sqlite3?mode=rwc"),
+        loaded
+            .settings
+            .database
+            .url
+            .expose()
+            .ends_with("keel-development.sqlite3?mode=rwc"),
         "{:?}",
         loaded.settings.database.url
     );
@@ -60,13 +71,25 @@ fn with_nothing_set_development_defaults_apply() {
 #[test]
 fn each_higher_layer_wins_and_is_named_as_the_source() {
     let instance = tempfile::tempdir().unwrap();
-    std::fs::write(instance.path().join("config.toml"), "[server]\nport = 7001\n").unwrap();
-    let instance_file = format!("instance file {}", instance.path().join("config.toml").display());
+    std::fs::write(
+        instance.path().join("config.toml"),
+        "[server]\nport = 7001\n",
+    )
+    .unwrap();
+    let instance_file = format!(
+        "instance file {}",
+        instance.path().join("config.toml").display()
+    );
 
     // (variables, overrides, expected port, expected source)
     let cases: [(&[(&str, &str)], &[(&str, &str)], &str, &str); 4] = [
         (&[], &[], "7001", &instance_file),
-        (&[("PORT", "7002")], &[], "7002", "environment variable PORT"),
+        (
+            &[("PORT", "7002")],
+            &[],
+            "7002",
+            "environment variable PORT",
+        ),
         (
             &[("PORT", "7002"), ("APP_SERVER__PORT", "7003")],
             &[],
@@ -93,7 +116,11 @@ fn each_higher_layer_wins_and_is_named_as_the_source() {
 #[test]
 fn the_instance_file_merges_with_the_profile_instead_of_replacing_it() {
     let instance = tempfile::tempdir().unwrap();
-    std::fs::write(instance.path().join("config.toml"), "[server]\nport = 7001\n").unwrap();
+    std::fs::write(
+        instance.path().join("config.toml"),
+        "[server]\nport = 7001\n",
+    )
+    .unwrap();
     let loaded = load(&options(&[], &[], instance.path())).unwrap();
     assert_eq!(loaded.settings.server.port, 7001);
     assert_eq!(loaded.settings.server.host, "127.0.0.1");
@@ -103,7 +130,10 @@ fn the_instance_file_merges_with_the_profile_instead_of_replacing_it() {
 fn the_environment_comes_from_the_option_then_app_env() {
     let instance = tempfile::tempdir().unwrap();
     let mut chosen = options(&[("APP_ENV", "test")], &[], instance.path());
-    assert_eq!(load(&chosen).unwrap().settings.app.env, Environment::Testing);
+    assert_eq!(
+        load(&chosen).unwrap().settings.app.env,
+        Environment::Testing
+    );
     chosen.environment = Some("dev".to_owned());
     let loaded = load(&chosen).unwrap();
     assert_eq!(loaded.settings.app.env, Environment::Development);
@@ -121,7 +151,11 @@ fn production_accepts_a_real_secret_key() {
 fn a_secret_never_appears_in_the_masked_view() {
     let database_url = format!("postgres://keel:{CANARY}@db/keel");
     let loaded = load_with(
-        &[("APP_ENV", "production"), ("SECRET_KEY", CANARY), ("DATABASE_URL", &database_url)],
+        &[
+            ("APP_ENV", "production"),
+            ("SECRET_KEY", CANARY),
+            ("DATABASE_URL", &database_url),
+        ],
         &[],
     )
     .unwrap();
@@ -140,7 +174,9 @@ fn ignored_app_variables_are_reported_as_warnings() {
     assert_eq!(loaded.settings.server.port, 8080);
     assert_eq!(
         loaded.warnings,
-        ["ignoring environment variable APP_SERVER_PORT: keel settings are named APP_<SECTION>__<KEY> (two underscores), e.g. APP_SERVER__PORT"]
+        [
+            "ignoring environment variable APP_SERVER_PORT: keel settings are named APP_<SECTION>__<KEY> (two underscores), e.g. APP_SERVER__PORT"
+        ]
     );
 }
 
@@ -184,7 +220,10 @@ fn bad_input_gets_an_error_naming_what_and_where() {
             "security.secret_key (set by environment variable SECRET_KEY) is 5 bytes long; staging needs at least 32 (e.g. `openssl rand -hex 32`)",
         ),
         (
-            &[("APP_SERVER__REQUEST_TIMEOUT_SECS", "0"), ("APP_DATABASE__MAX_CONNECTIONS", "0")],
+            &[
+                ("APP_SERVER__REQUEST_TIMEOUT_SECS", "0"),
+                ("APP_DATABASE__MAX_CONNECTIONS", "0"),
+            ],
             &[],
             "server.request_timeout_secs (set by environment variable APP_SERVER__REQUEST_TIMEOUT_SECS) must be at least 1 second\n\
              database.max_connections (set by environment variable APP_DATABASE__MAX_CONNECTIONS) must be at least 1",
@@ -197,7 +236,11 @@ fn bad_input_gets_an_error_naming_what_and_where() {
     ];
     for (vars, overrides, expected) in cases {
         let error = load_with(vars, overrides).unwrap_err();
-        assert_eq!(&error.to_string(), expected, "vars {vars:?}, overrides {overrides:?}");
+        assert_eq!(
+            &error.to_string(),
+            expected,
+            "vars {vars:?}, overrides {overrides:?}"
+        );
     }
 }
 
@@ -222,12 +265,24 @@ fn unknown_keys_are_errors_that_name_the_key_and_its_layer() {
 #[test]
 fn malformed_assignments_are_rejected() {
     let cases = [
-        ("server.port", "--set \"server.port\" has no `=`: write --set section.key=value, e.g. --set server.port=9000"),
-        ("port=1", "--set \"port=1\" the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000"),
-        ("server..port=1", "--set \"server..port=1\" the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000"),
+        (
+            "server.port",
+            "--set \"server.port\" has no `=`: write --set section.key=value, e.g. --set server.port=9000",
+        ),
+        (
+            "port=1",
+            "--set \"port=1\" the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
+        ),
+        (
+            "server..port=1",
+            "--set \"server..port=1\" the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
+        ),
     ];
     for (text, expected) in cases {
-        assert_eq!(Override::parse_assignment(text).unwrap_err().to_string(), expected);
+        assert_eq!(
+            Override::parse_assignment(text).unwrap_err().to_string(),
+            expected
+        );
     }
     assert_eq!(
         Override::parse_assignment("server.port=9000").unwrap(),
@@ -238,8 +293,20 @@ fn malformed_assignments_are_rejected() {
 #[test]
 fn a_broken_instance_file_is_named_with_its_line() {
     let instance = tempfile::tempdir().unwrap();
-    std::fs::write(instance.path().join("config.toml"), "[server]\nport = = 1\n").unwrap();
-    let message = load(&options(&[], &[], instance.path())).unwrap_err().to_string();
-    assert!(message.starts_with(&format!("{}: is not valid TOML", instance.path().join("config.toml").display())), "{message}");
+    std::fs::write(
+        instance.path().join("config.toml"),
+        "[server]\nport = = 1\n",
+    )
+    .unwrap();
+    let message = load(&options(&[], &[], instance.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}: is not valid TOML",
+            instance.path().join("config.toml").display()
+        )),
+        "{message}"
+    );
     assert!(message.contains("line 2"), "{message}");
 }

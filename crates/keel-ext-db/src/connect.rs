@@ -97,7 +97,10 @@ mod tests {
     #[test]
     fn sqlite_file_paths_are_taken_from_the_url() {
         let cases = [
-            ("sqlite://instance/keel.sqlite3?mode=rwc", Some("instance/keel.sqlite3")),
+            (
+                "sqlite://instance/keel.sqlite3?mode=rwc",
+                Some("instance/keel.sqlite3"),
+            ),
             ("sqlite:///tmp/keel.sqlite3", Some("/tmp/keel.sqlite3")),
             ("sqlite:keel.sqlite3", Some("keel.sqlite3")),
             ("sqlite::memory:", None),

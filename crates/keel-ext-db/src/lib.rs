@@ -72,7 +72,9 @@ impl Db {
 
     /// Applies every pending migration.
     pub async fn migrate_up(&self) -> Result<(), Error> {
-        Migrator::up(&self.connection, None).await.map_err(Error::Migration)
+        Migrator::up(&self.connection, None)
+            .await
+            .map_err(Error::Migration)
     }
 
     /// The names of migrations not yet applied, oldest first.
@@ -80,7 +82,10 @@ impl Db {
         let pending = Migrator::get_pending_migrations(&self.connection)
             .await
             .map_err(Error::Migration)?;
-        Ok(pending.iter().map(|migration| migration.name().to_owned()).collect())
+        Ok(pending
+            .iter()
+            .map(|migration| migration.name().to_owned())
+            .collect())
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

@@ -18,7 +18,9 @@ pub enum Error {
 }
 
 /// Builds the subscriber described by `settings`, writing to standard error.
-pub fn subscriber(settings: &TelemetrySettings) -> Result<Box<dyn Subscriber + Send + Sync>, Error> {
+pub fn subscriber(
+    settings: &TelemetrySettings,
+) -> Result<Box<dyn Subscriber + Send + Sync>, Error> {
     subscriber_with_writer(settings, std::io::stderr)
 }
 
@@ -65,7 +67,10 @@ mod tests {
 
     impl Write for Captured {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("capture lock").extend_from_slice(bytes);
+            self.0
+                .lock()
+                .expect("capture lock")
+                .extend_from_slice(bytes);
             Ok(bytes.len())
         }
 
@@ -92,7 +97,8 @@ mod tests {
     #[test]
     fn json_format_writes_one_parsable_object_per_line() {
         let captured = Captured::default();
-        let subscriber = subscriber_with_writer(&settings(LogFormat::Json, "info"), captured.clone()).unwrap();
+        let subscriber =
+            subscriber_with_writer(&settings(LogFormat::Json, "info"), captured.clone()).unwrap();
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("request", request_id = "abc");
             let _entered = span.enter();
@@ -113,9 +119,12 @@ mod tests {
 
     #[test]
     fn an_invalid_filter_is_a_clear_error() {
-        let error = subscriber_with_writer(&settings(LogFormat::Pretty, "info,sqlx=loud"), std::io::sink)
-            .err()
-            .unwrap();
+        let error = subscriber_with_writer(
+            &settings(LogFormat::Pretty, "info,sqlx=loud"),
+            std::io::sink,
+        )
+        .err()
+        .unwrap();
         assert!(
             error
                 .to_string()

@@ -96,11 +96,31 @@ mod tests {
     #[test]
     fn reports_made_from_a_bare_status_use_its_standard_reason() {
         let cases = [
-            (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "payload too large"),
-            (StatusCode::REQUEST_TIMEOUT, "request-timeout", "request timeout"),
-            (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed"),
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal-server-error", "internal server error"),
-            (StatusCode::NOT_FOUND, "not-found", "there is nothing at this address"),
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "payload too large",
+            ),
+            (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "request timeout",
+            ),
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "method not allowed",
+            ),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-server-error",
+                "internal server error",
+            ),
+            (
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "there is nothing at this address",
+            ),
         ];
         for (status, code, message) in cases {
             assert_eq!(

@@ -94,7 +94,11 @@ mod tests {
         for (incoming, kept) in cases {
             let header = HeaderValue::from_bytes(incoming).unwrap();
             let id = RequestId::from_incoming(Some(&header));
-            assert_eq!(id.as_str().as_bytes() == incoming, kept, "{incoming:?} -> {id}");
+            assert_eq!(
+                id.as_str().as_bytes() == incoming,
+                kept,
+                "{incoming:?} -> {id}"
+            );
             assert!(is_sane(id.as_str()));
         }
     }

@@ -28,7 +28,10 @@ fn stack() -> Router {
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "SELECT * FROM secrets") }),
         )
         .route("/panic", get(panicking))
-        .route("/echo", post(|Json(value): Json<Value>| async move { Json(value) }))
+        .route(
+            "/echo",
+            post(|Json(value): Json<Value>| async move { Json(value) }),
+        )
         .fallback(|| async { ErrorReport::not_found() });
     apply(routes, &options())
 }
@@ -73,7 +76,11 @@ async fn every_response_carries_the_app_and_request_id_headers() {
 
 #[tokio::test]
 async fn a_sane_incoming_request_id_is_echoed_and_an_insane_one_replaced() {
-    let cases = [("abc-123.x:y_z", true), ("has space", false), ("a;b", false)];
+    let cases = [
+        ("abc-123.x:y_z", true),
+        ("has space", false),
+        ("a;b", false),
+    ];
     for (incoming, kept) in cases {
         let request = Request::get("/ok")
             .header(REQUEST_ID_HEADER, incoming)
@@ -89,12 +96,54 @@ async fn a_sane_incoming_request_id_is_echoed_and_an_insane_one_replaced() {
 async fn errors_leave_as_json_with_the_request_id_and_nothing_internal() {
     // (path, method, body, status, expected error code, expected message)
     let cases = [
-        ("/report", "GET", "", StatusCode::CONFLICT, "conflict", "already there"),
-        ("/nowhere", "GET", "", StatusCode::NOT_FOUND, "not-found", "there is nothing at this address"),
-        ("/ok", "DELETE", "", StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed"),
-        ("/leaky", "GET", "", StatusCode::INTERNAL_SERVER_ERROR, "internal-server-error", "internal server error"),
-        ("/panic", "GET", "", StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "something went wrong on our side"),
-        ("/echo", "POST", "{\"a\": 1, \"padding\": true}", StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "the request body is larger than the limit of 16 bytes"),
+        (
+            "/report",
+            "GET",
+            "",
+            StatusCode::CONFLICT,
+            "conflict",
+            "already there",
+        ),
+        (
+            "/nowhere",
+            "GET",
+            "",
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "there is nothing at this address",
+        ),
+        (
+            "/ok",
+            "DELETE",
+            "",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "method not allowed",
+        ),
+        (
+            "/leaky",
+            "GET",
+            "",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-server-error",
+            "internal server error",
+        ),
+        (
+            "/panic",
+            "GET",
+            "",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "something went wrong on our side",
+        ),
+        (
+            "/echo",
+            "POST",
+            "{\"a\": 1, \"padding\": true}",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "the request body is larger than the limit of 16 bytes",
+        ),
     ];
     for (path, method, body, status, code, message) in cases {
         let request = Request::builder()
@@ -128,5 +177,7 @@ async fn a_rejected_body_keeps_the_extractors_explanation() {
 }
 
 fn uuid_version(text: &str) -> Option<usize> {
-    uuid::Uuid::parse_str(text).ok().map(|id| id.get_version_num())
+    uuid::Uuid::parse_str(text)
+        .ok()
+        .map(|id| id.get_version_num())
 }

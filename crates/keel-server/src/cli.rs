@@ -1,0 +1,85 @@
+//! The command line: global options shared by every command, and the commands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// keel: a production-ready Rust web starter. Without a command, `keel` serves the app.
+#[derive(Debug, Parser)]
+#[command(name = "keel", version, about)]
+pub(crate) struct Cli {
+    /// Environment: development (dev), testing (test), staging or production (prod). Default: APP_ENV, else development.
+    #[arg(long, global = true, value_name = "ENV")]
+    pub(crate) env: Option<String>,
+
+    /// Set one setting, highest precedence of all layers; repeatable. Example: --set server.port=9000
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+
+    /// The instance folder (config.toml, the default SQLite file). Default: APP_INSTANCE_DIR, else ./instance
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) instance_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+#[derive(Debug, Default, Subcommand)]
+pub(crate) enum Command {
+    /// Serve the app until SIGINT or SIGTERM (the default command).
+    #[default]
+    Serve,
+    /// Print the settings, with secrets masked.
+    ShowConfig(ShowConfigOptions),
+    /// Print a greeting: the smallest custom command, to copy when adding your own.
+    Hello {
+        /// Who to greet.
+        #[arg(default_value = "world")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub(crate) struct ShowConfigOptions {
+    /// Print every setting, not only the common ones.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Also print the layer that set each value.
+    #[arg(long)]
+    pub(crate) explain: bool,
+    /// Print JSON: {"server.port": {"value": 8080, "source": "…"}, …}.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_are_accepted_after_the_command() {
+        let cli = Cli::try_parse_from([
+            "keel",
+            "show-config",
+            "--all",
+            "--env",
+            "prod",
+            "--set",
+            "a.b=c",
+        ])
+        .unwrap();
+        assert_eq!(cli.env.as_deref(), Some("prod"));
+        assert_eq!(cli.set, ["a.b=c"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::ShowConfig(ShowConfigOptions { all: true, .. }))
+        ));
+    }
+}

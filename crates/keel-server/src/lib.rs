@@ -1,0 +1,143 @@
+//! The `keel` command line: parses arguments, loads the settings, installs telemetry and runs a command.
+//!
+//! `main.rs` only hands the process's arguments, environment and standard streams to [`run`]; keeping the
+//! rest in a library lets the black-box tests drive the exact same code with their own arguments and
+//! variables. This is the only crate that installs a global subscriber, binds sockets and maps failures to
+//! exit codes: library crates return errors, and here they become one clear message and a documented code.
+
+mod cli;
+mod serve;
+mod show_config;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap::Parser;
+use keel_config::{LoadOptions, Loaded, Override, Vars};
+
+use crate::cli::{Cli, Command};
+
+/// Exit code of a successful command.
+pub const EXIT_SUCCESS: u8 = 0;
+/// Exit code for every failure that is not one of the more specific ones below.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for a command line that cannot be parsed (clap's convention).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a configuration error (`EX_CONFIG` from BSD's sysexits.h), distinct from other failures
+/// so that deploy scripts can tell "fix the settings" from "the service broke".
+pub const EXIT_CONFIG: u8 = 78;
+
+/// Runs `keel` with `args` (the first is the program name) and the environment `vars`, writing command
+/// output to `out` and errors to `err`; returns the exit code.
+///
+/// `serve` starts its own async runtime, so it must not be called from inside one.
+pub fn run<I, T>(args: I, vars: Vars, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            // `--help` and `--version` arrive here too, as "errors" that go to standard output.
+            let rendered = error.render().to_string();
+            if error.use_stderr() {
+                let _ = err.write_all(rendered.as_bytes());
+                return EXIT_USAGE;
+            }
+            let _ = out.write_all(rendered.as_bytes());
+            return EXIT_SUCCESS;
+        }
+    };
+    let loaded = match load_settings(&cli, vars) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            let _ = writeln!(err, "keel: configuration error: {error}");
+            return EXIT_CONFIG;
+        }
+    };
+    match execute(cli.command.unwrap_or_default(), loaded, out) {
+        Ok(()) => EXIT_SUCCESS,
+        Err(failure) => {
+            let _ = writeln!(err, "keel: {}", failure.message);
+            failure.exit_code
+        }
+    }
+}
+
+/// A failed command: what to print and which exit code to use.
+struct Failure {
+    message: String,
+    exit_code: u8,
+}
+
+impl Failure {
+    fn config(error: impl std::fmt::Display) -> Failure {
+        Failure {
+            message: format!("configuration error: {error}"),
+            exit_code: EXIT_CONFIG,
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        // `{:#}` prints the whole chain of causes on one line.
+        Failure {
+            message: format!("{error:#}"),
+            exit_code: EXIT_FAILURE,
+        }
+    }
+}
+
+fn load_settings(cli: &Cli, vars: Vars) -> Result<Loaded, keel_config::Error> {
+    let overrides = cli
+        .set
+        .iter()
+        .map(|assignment| Override::parse_assignment(assignment))
+        .collect::<Result<Vec<_>, _>>()?;
+    keel_config::load(&LoadOptions {
+        environment: cli.env.clone(),
+        instance_dir: cli.instance_dir.clone(),
+        vars,
+        overrides,
+    })
+}
+
+fn execute(command: Command, loaded: Loaded, out: &mut dyn Write) -> Result<(), Failure> {
+    match command {
+        Command::Serve => {
+            install_telemetry(&loaded)?;
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
+            runtime.block_on(serve::serve(loaded.settings))?;
+            Ok(())
+        }
+        Command::ShowConfig(options) => write_output(out, &show_config::render(&loaded, &options)),
+        Command::Hello { name } => {
+            let greeting = format!(
+                "Hello, {name}! This is {} ({}).\n",
+                loaded.settings.app.name, loaded.settings.app.env
+            );
+            write_output(out, &greeting)
+        }
+    }
+}
+
+fn write_output(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|error| anyhow::anyhow!("cannot write the output: {error}").into())
+}
+
+/// Installs the global subscriber and reports the loader's warnings through it.
+fn install_telemetry(loaded: &Loaded) -> Result<(), Failure> {
+    let subscriber =
+        keel_ext_telemetry::subscriber(&loaded.settings.telemetry).map_err(Failure::config)?;
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|error| anyhow::anyhow!("cannot install the log subscriber: {error}"))?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(())
+}
