@@ -1,1 +1,10 @@
-//! placeholder
+//! keel's black-box tests: one binary (so the crates are linked once), one module per capability.
+//!
+//! Every test starts its own app on port 0 with a fresh database (see `helpers`), so tests run in parallel.
+//! Tests that need PostgreSQL run when `TEST_DATABASE_URL` is set, and fail rather than skip when it is set
+//! but the server cannot be reached.
+
+mod cli;
+mod crate_graph;
+mod helpers;
+mod routes;

@@ -1,0 +1,99 @@
+//! A tidy test: the workspace's crate graph has no upward arrow (DESIGN §2), checked from `cargo metadata`.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Every internal crate and its tier; a crate may depend only on crates of a strictly lower tier. So
+/// blueprints cannot depend on each other or on the app factory, and nothing depends on the binary.
+const TIERS: &[(&str, u8)] = &[
+    ("keel-server", 6),
+    ("keel-app-factory", 5),
+    ("keel-blueprint-main", 4),
+    ("keel-blueprint-api-v1", 4),
+    ("keel-ext-db", 3),
+    ("keel-ext-telemetry", 3),
+    ("keel-config", 2),
+    ("keel-http", 2),
+    ("keel-migrations", 2),
+];
+
+/// The black-box test package sits above everything and is not part of the architecture.
+const TEST_HARNESS: &str = "keel-tests";
+
+#[test]
+fn no_crate_depends_on_a_crate_of_its_own_or_a_higher_tier() {
+    let tiers: BTreeMap<&str, u8> = TIERS.iter().copied().collect();
+    let mut violations = Vec::new();
+    for (package, dependencies) in workspace_dependencies() {
+        if package == TEST_HARNESS {
+            continue;
+        }
+        let Some(&tier) = tiers.get(package.as_str()) else {
+            violations.push(format!(
+                "{package} has no tier: add it to TIERS in tests/it/crate_graph.rs"
+            ));
+            continue;
+        };
+        for dependency in dependencies {
+            match tiers.get(dependency.as_str()) {
+                Some(&below) if below < tier => {}
+                Some(_) => violations.push(format!(
+                    "{package} (tier {tier}) -> {dependency}: an upward or sideways arrow"
+                )),
+                None => violations.push(format!(
+                    "{package} -> {dependency}: {dependency} has no tier"
+                )),
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+/// For each workspace member, the workspace members it depends on (normal, build and dev dependencies).
+fn workspace_dependencies() -> BTreeMap<String, Vec<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version=1",
+            "--no-deps",
+            "--offline",
+            "--manifest-path",
+            manifest,
+        ])
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let packages = metadata["packages"].as_array().unwrap();
+    let members: Vec<&str> = packages
+        .iter()
+        .filter_map(|package| package["name"].as_str())
+        .collect();
+    assert!(
+        members.len() >= TIERS.len(),
+        "cargo metadata lists {members:?}"
+    );
+    packages
+        .iter()
+        .map(|package| {
+            let name = package["name"].as_str().unwrap().to_owned();
+            let dependencies = package["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|dependency| dependency["name"].as_str())
+                .filter(|dependency| members.contains(dependency))
+                .map(str::to_owned)
+                .collect();
+            (name, dependencies)
+        })
+        .collect()
+}
