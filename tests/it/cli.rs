@@ -4,6 +4,13 @@
 use keel_config::Vars;
 use keel_server::{EXIT_CONFIG, EXIT_SUCCESS, EXIT_USAGE};
 
+/// (arguments, environment variables, text the one line must contain)
+type BadConfiguration = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 struct Outcome {
     code: u8,
     stdout: String,
@@ -28,8 +35,7 @@ fn keel(args: &[&str], vars: &[(&str, &str)]) -> Outcome {
 
 #[test]
 fn bad_configuration_exits_78_with_one_line_naming_the_culprit() {
-    // (arguments, environment, text the one line must contain)
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[BadConfiguration] = &[
         (&["show-config"], &[("APP_ENV", "bogus")], "APP_ENV"),
         (&["--env", "qa", "show-config"], &[], "--env"),
         (

@@ -4,6 +4,9 @@
 //! Tests that need PostgreSQL run when `TEST_DATABASE_URL` is set, and fail rather than skip when it is set
 //! but the server cannot be reached.
 
+// Helpers outside `#[test]` functions unwrap too: a panic there is a clear test failure.
+#![allow(clippy::unwrap_used)]
+
 mod cli;
 mod crate_graph;
 mod helpers;

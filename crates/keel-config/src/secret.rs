@@ -84,7 +84,7 @@ impl ConnectionUrl {
     /// The URL with its password replaced by its masked form; safe to print and log.
     pub fn masked(&self) -> String {
         match url::Url::parse(&self.0) {
-            Ok(mut parsed) => match parsed.password().map(|password| mask(password)) {
+            Ok(mut parsed) => match parsed.password().map(mask) {
                 Some(masked_password) => match parsed.set_password(Some(&masked_password)) {
                     Ok(()) => parsed.to_string(),
                     // The URL cannot carry a password after all: hide everything rather than guess.

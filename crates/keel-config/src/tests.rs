@@ -4,6 +4,9 @@ use std::path::Path;
 
 use crate::{Environment, Error, LoadOptions, Loaded, Override, Vars, load};
 
+/// Variables or overrides as `(name, value)` pairs, the shape of most test tables here.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+
 const CANARY: &str = "canary-secret-4d1f9a-must-never-be-printed";
 
 fn options(vars: &[(&str, &str)], overrides: &[(&str, &str)], instance_dir: &Path) -> LoadOptions {
@@ -82,7 +85,7 @@ fn each_higher_layer_wins_and_is_named_as_the_source() {
     );
 
     // (variables, overrides, expected port, expected source)
-    let cases: [(&[(&str, &str)], &[(&str, &str)], &str, &str); 4] = [
+    let cases: [(Pairs<'_>, Pairs<'_>, &str, &str); 4] = [
         (&[], &[], "7001", &instance_file),
         (
             &[("PORT", "7002")],
@@ -183,7 +186,7 @@ fn ignored_app_variables_are_reported_as_warnings() {
 #[test]
 fn bad_input_gets_an_error_naming_what_and_where() {
     // (variables, overrides, expected error message)
-    let cases: &[(&[(&str, &str)], &[(&str, &str)], &str)] = &[
+    let cases: &[(Pairs<'_>, Pairs<'_>, &str)] = &[
         (
             &[("APP_ENV", "stage")],
             &[],

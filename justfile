@@ -1,0 +1,26 @@
+# keel's command index: each recipe is a short alias for commands you can also type yourself.
+
+# List the recipes.
+default:
+    @just --list
+
+# Serve the app on http://127.0.0.1:8080 (development environment, SQLite in instance/).
+dev:
+    cargo run -- serve
+
+# Run every test (PostgreSQL too when TEST_DATABASE_URL is set).
+test:
+    cargo test
+
+# Check formatting and lints as CI does.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Run what CI runs.
+ci:
+    .ci/run
