@@ -71,6 +71,7 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
     let loaded = keel_config::load(&LoadOptions {
         environment: Some("testing".to_owned()),
         instance_dir: Some(instance.path().to_path_buf()),
+        dotenv_file: None,
         vars: Vars::default(),
         overrides,
     })

@@ -1,55 +1,86 @@
-//! Everything that can go wrong while loading settings. Messages name the key or variable, the layer, the
-//! problem and the fix, and never contain a secret's value.
+//! Everything that can go wrong while loading settings. Each problem names the key (when there is one),
+//! the layer that set it, what is wrong and how to fix it, and never contains a secret's value.
 
 use std::fmt;
-use std::path::PathBuf;
 
-use crate::environment::UnknownEnvironment;
-use crate::settings::Problem;
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{source} (set by {origin})")]
-    UnknownEnvironment {
-        origin: String,
-        #[source]
-        source: UnknownEnvironment,
-    },
-    /// A variable or `--set` value that cannot be read at all (bad JSON, not UTF-8, malformed assignment).
-    #[error("{origin} {message}")]
-    BadInput { origin: String, message: String },
-    /// A configuration file that cannot be read or parsed.
-    #[error("{}: {message}", path.display())]
-    File { path: PathBuf, message: String },
-    /// The merged layers do not fit the settings' types (the message names the key and its layer).
-    #[error("{0}")]
-    Merge(String),
-    /// The settings are well-typed but wrong; every problem is listed.
-    #[error("{}", ProblemList(.0))]
-    Invalid(Vec<SourcedProblem>),
-}
-
-/// A [`Problem`] together with the layer that set the offending key.
+/// The settings cannot be loaded. Holds every problem found, in the order the loader met them, so an
+/// operator fixes them all in one round instead of one per start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourcedProblem {
-    pub problem: Problem,
-    pub origin: String,
+pub struct Error {
+    problems: Vec<Problem>,
 }
 
-struct ProblemList<'a>(&'a [SourcedProblem]);
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The dotted key (`server.port`) when the problem is about one setting.
+    pub key: Option<String>,
+    /// The layer or input responsible: `environment variable APP_SERVER__PORT`,
+    /// `instance file instance/config.toml line 3`, `--set "server.port"`.
+    pub origin: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
 
-impl fmt::Display for ProblemList<'_> {
+impl Error {
+    pub(crate) fn new(problems: Vec<Problem>) -> Error {
+        debug_assert!(!problems.is_empty(), "an error has at least one problem");
+        Error { problems }
+    }
+
+    pub(crate) fn single(problem: Problem) -> Error {
+        Error::new(vec![problem])
+    }
+
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+}
+
+impl Problem {
+    /// A problem with one setting.
+    pub(crate) fn at_key(
+        key: impl Into<String>,
+        origin: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            key: Some(key.into()),
+            origin: origin.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A problem with an input as a whole (a file, a variable, an argument).
+    pub(crate) fn at_input(origin: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            key: None,
+            origin: origin.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, sourced) in self.0.iter().enumerate() {
+        match &self.key {
+            Some(key) => write!(f, "{key} (set by {}): {}", self.origin, self.message),
+            None => write!(f, "{}: {}", self.origin, self.message),
+        }
+    }
+}
+
+/// One problem per line.
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, problem) in self.problems.iter().enumerate() {
             if index > 0 {
                 f.write_str("\n")?;
             }
-            write!(
-                f,
-                "{} (set by {}) {}",
-                sourced.problem.key, sourced.origin, sourced.problem.message
-            )?;
+            write!(f, "{problem}")?;
         }
         Ok(())
     }
 }
+
+impl std::error::Error for Error {}

@@ -5,20 +5,23 @@
 
 mod environment;
 mod error;
+mod layers;
 mod load;
 mod provenance;
 mod secret;
 mod settings;
+mod vars;
 
 pub use crate::environment::{Environment, UnknownEnvironment};
-pub use crate::error::{Error, SourcedProblem};
-pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, Override, Vars, load};
+pub use crate::error::{Error, Problem};
+pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, load};
 pub use crate::provenance::{COMMON_KEYS, Entry, Provenance};
 pub use crate::secret::{ConnectionUrl, Secret, mask};
 pub use crate::settings::{
-    AppSettings, DatabaseSettings, LogFormat, Problem, SecuritySettings, ServerSettings, Settings,
+    AppSettings, DatabaseSettings, LogFormat, SecuritySettings, ServerSettings, Settings,
     StaticFilesSettings, TelemetrySettings,
 };
+pub use crate::vars::{Override, Vars};
 
 #[cfg(test)]
 mod tests;

@@ -1,18 +1,23 @@
-//! Layered loading: each layer is a `config` source whose values remember where they came from.
+//! Loading: choose the environment, stack the layers, deserialize each section, validate, and report every
+//! problem at once.
 //!
 //! Layers, lowest to highest (a later layer wins): built-in defaults, the environment's profile, the
-//! instance folder's `config.toml`, environment variables, explicit overrides. Every value carries its
-//! layer as its `config::Value` origin, which is how [`Provenance`] answers "where did this come from?".
+//! instance folder's `config.toml`, `.env` (development and testing only), secret files, environment
+//! variables, explicit overrides. Every value carries its layer as its `config::Value` origin, which is how
+//! [`Provenance`] answers "where did this come from?".
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use config::{Config, Map, Source, Value, ValueKind};
+use config::{Config, ConfigError, ValueKind};
+use serde::de::DeserializeOwned;
 
 use crate::environment::Environment;
-use crate::error::{Error, SourcedProblem};
+use crate::error::{Error, Problem};
+use crate::layers::{self, Findings, Layer};
 use crate::provenance::Provenance;
-use crate::settings::Settings;
+use crate::settings::{self, Settings};
+use crate::vars::{Override, Vars};
 
 /// The profile files, embedded so that the binary carries its own defaults.
 const DEFAULT_PROFILE: &str = include_str!("../profiles/default.toml");
@@ -24,95 +29,6 @@ const PRODUCTION_PROFILE: &str = include_str!("../profiles/production.toml");
 /// Where the instance folder is when neither `--instance-dir` nor `APP_INSTANCE_DIR` says otherwise.
 pub const DEFAULT_INSTANCE_DIR: &str = "instance";
 
-/// The prefix of every keel setting variable: `APP_<SECTION>__<KEY>`.
-const VARIABLE_PREFIX: &str = "APP_";
-/// Separates section and key (and deeper levels) in variable names.
-const VARIABLE_NESTING: &str = "__";
-
-/// Conventional variable names that platforms and tools set, and the key each one feeds. A keel variable
-/// (`APP_…`) for the same key wins over these.
-const CONVENTIONAL_VARIABLES: [(&str, &str); 4] = [
-    ("DATABASE_URL", "database.url"),
-    ("SECRET_KEY", "security.secret_key"),
-    ("PORT", "server.port"),
-    ("RUST_LOG", "telemetry.log_level"),
-];
-
-/// A snapshot of environment variables. The loader never reads the process environment itself, so tests
-/// can pass their own variables and run in parallel.
-#[derive(Debug, Clone, Default)]
-pub struct Vars(BTreeMap<String, String>);
-
-impl Vars {
-    /// The variables of this process. Variables that are not valid UTF-8 are kept out, and reported by
-    /// the loader when their name says they are meant for keel.
-    pub fn from_process() -> Self {
-        Vars(
-            std::env::vars_os()
-                .map(|(name, value)| {
-                    let value = value
-                        .into_string()
-                        .unwrap_or_else(|_| NOT_UNICODE.to_owned());
-                    (name.to_string_lossy().into_owned(), value)
-                })
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-}
-
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Vars {
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Vars(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
-    }
-}
-
-/// Stands in for a variable value that is not valid UTF-8, so the loader can name the variable.
-const NOT_UNICODE: &str = "\u{0}keel: not unicode\u{0}";
-
-/// One explicit override, `section.key=value`: from `--set` or from code (tests).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Override {
-    pub key: String,
-    pub value: String,
-}
-
-impl Override {
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Override {
-            key: key.into(),
-            value: value.into(),
-        }
-    }
-
-    /// Parses the `--set` form `section.key=value`.
-    pub fn parse_assignment(text: &str) -> Result<Self, Error> {
-        let bad = |reason: &str| Error::BadInput {
-            origin: format!("--set {text:?}"),
-            message: format!(
-                "{reason}: write --set section.key=value, e.g. --set server.port=9000"
-            ),
-        };
-        let (key, value) = text.split_once('=').ok_or_else(|| bad("has no `=`"))?;
-        let key = key.trim();
-        let well_formed = key.split('.').count() >= 2
-            && key.split('.').all(|part| {
-                !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
-        if !well_formed {
-            return Err(bad("the key is not a dotted setting name"));
-        }
-        Ok(Override::new(key, value))
-    }
-}
-
 /// What the loader needs to know besides the files it embeds.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
@@ -120,7 +36,9 @@ pub struct LoadOptions {
     pub environment: Option<String>,
     /// `--instance-dir`; when absent, `APP_INSTANCE_DIR`, else `instance`.
     pub instance_dir: Option<PathBuf>,
-    /// The environment variables to read (layer 6).
+    /// The `.env` file to read in development and testing; `None` reads none. The binary passes `.env`.
+    pub dotenv_file: Option<PathBuf>,
+    /// The real environment variables (secret file names, the secrets folder, and layer 6).
     pub vars: Vars,
     /// `--set` assignments and test overrides (layer 7), applied in order.
     pub overrides: Vec<Override>,
@@ -136,7 +54,7 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-/// Loads, merges, deserializes and validates the settings.
+/// Loads, merges, deserializes and validates the settings. On failure the error lists every problem.
 pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
     let (environment, environment_origin) = select_environment(options)?;
     let instance_dir = options
@@ -144,87 +62,234 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         .clone()
         .or_else(|| options.vars.get("APP_INSTANCE_DIR").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_INSTANCE_DIR));
-    let mut warnings = Vec::new();
+    let mut findings = Findings::default();
 
-    let layers = [
-        toml_layer(DEFAULT_PROFILE, "built-in defaults (profiles/default.toml)")?,
+    let dotenv = match &options.dotenv_file {
+        Some(path) if environment.is_local() => {
+            layers::dotenv_variables(path, &options.vars, &mut findings)
+        }
+        _ => Vars::default(),
+    };
+    let dotenv_origin = options
+        .dotenv_file
+        .as_deref()
+        .map(|path| format!(".env file {}", path.display()))
+        .unwrap_or_default();
+    let profile_origin = format!("profile {environment} (profiles/{environment}.toml)");
+    let stack: Vec<Layer> = vec![
+        layers::toml_layer(
+            DEFAULT_PROFILE,
+            "built-in defaults (profiles/default.toml)",
+            false,
+            &mut findings,
+        ),
         derived_defaults(environment, &instance_dir),
-        toml_layer(
+        layers::toml_layer(
             profile_text(environment),
-            &format!("profile {environment} (profiles/{environment}.toml)"),
-        )?,
-        instance_file_layer(&instance_dir)?,
-        variables_layer(&options.vars, &mut warnings)?,
-        overrides_layer(&options.overrides)?,
+            &profile_origin,
+            false,
+            &mut findings,
+        ),
+        layers::instance_file_layer(&instance_dir, &mut findings),
+        layers::variables_layer(
+            &dotenv,
+            |name| format!("{dotenv_origin}, variable {name}"),
+            &mut findings,
+        ),
+        layers::secret_files_layer(&options.vars, &dotenv, &mut findings),
+        layers::variables_layer(
+            &options.vars,
+            |name| format!("environment variable {name}"),
+            &mut findings,
+        ),
+        layers::overrides_layer(&options.overrides, &mut findings),
         Layer::single(
             "app.env",
             ValueKind::String(environment.to_string()),
             environment_origin,
         ),
     ];
-    let merged = layers
+    let Findings {
+        mut problems,
+        warnings,
+    } = findings;
+
+    let merged = stack
         .into_iter()
         .fold(Config::builder(), |builder, layer| {
             builder.add_source(layer)
         })
         .build()
-        .map_err(|error| Error::Merge(error.to_string()))?;
-
-    let tree = merged
-        .collect()
-        .map_err(|error| Error::Merge(error.to_string()))?;
+        .map_err(|error| {
+            Error::single(Problem::at_input("the merged settings", error.to_string()))
+        })?;
+    let tree = config::Source::collect(&merged).map_err(|error| {
+        Error::single(Problem::at_input("the merged settings", error.to_string()))
+    })?;
     let provenance = Provenance::from_tree(&tree);
-    let settings: Settings = merged
-        .try_deserialize()
-        .map_err(|error| Error::Merge(describe_merge_error(error, &provenance)))?;
 
-    let problems: Vec<SourcedProblem> = settings
-        .problems()
-        .into_iter()
-        .map(|problem| SourcedProblem {
-            origin: provenance
-                .source_of(problem.key)
-                .unwrap_or("unknown")
-                .to_owned(),
-            problem,
-        })
-        .collect();
-    if !problems.is_empty() {
-        return Err(Error::Invalid(problems));
+    for (name, _) in tree
+        .iter()
+        .filter(|(name, _)| !settings::SECTIONS.contains(&name.as_str()))
+    {
+        problems.push(Problem::at_key(
+            name.clone(),
+            provenance.source_of_key_or_table(name).unwrap_or("unknown"),
+            format!(
+                "is not a section keel knows: the sections are {}",
+                settings::SECTIONS.join(", ")
+            ),
+        ));
     }
-    Ok(Loaded {
-        settings,
-        provenance,
-        instance_dir,
-        warnings,
-    })
-}
-
-/// `config` names the key of a type error but not always its layer (range errors and unknown keys lose
-/// it), so find the layer from the provenance and add it.
-fn describe_merge_error(error: config::ConfigError, provenance: &Provenance) -> String {
-    let message = error.to_string();
-    if message.contains(" in ") {
-        return message;
-    }
-    let key = match &error {
-        config::ConfigError::Type { key, .. } | config::ConfigError::At { key, .. } => key.clone(),
+    // One section at a time, so that a mistake in one section does not hide those in the others.
+    let sections = (
+        section_of(&tree, "app", &provenance, &mut problems),
+        section_of(&tree, "server", &provenance, &mut problems),
+        section_of(&tree, "security", &provenance, &mut problems),
+        section_of(&tree, "database", &provenance, &mut problems),
+        section_of(&tree, "static_files", &provenance, &mut problems),
+        section_of(&tree, "telemetry", &provenance, &mut problems),
+    );
+    let settings = match sections {
+        (
+            Some(app),
+            Some(server),
+            Some(security),
+            Some(database),
+            Some(static_files),
+            Some(telemetry),
+        ) => Some(Settings {
+            app,
+            server,
+            security,
+            database,
+            static_files,
+            telemetry,
+        }),
         _ => None,
     };
-    // Serde names an unknown key as "unknown field `name`" relative to the table it is in.
-    let unknown_field = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(field, _)| field);
-    let full_key = match (key, unknown_field) {
-        (Some(table), Some(field)) => format!("{table}.{field}"),
-        (None, Some(field)) => field.to_owned(),
-        (Some(key), None) => key,
-        (None, None) => return message,
+    if let Some(settings) = &settings {
+        for (key, message) in settings.problems() {
+            let origin = provenance.source_of(key).unwrap_or("unknown");
+            problems.push(Problem::at_key(key, origin, message));
+        }
+    }
+    match settings {
+        Some(settings) if problems.is_empty() => Ok(Loaded {
+            settings,
+            provenance,
+            instance_dir,
+            warnings,
+        }),
+        _ => Err(Error::new(problems)),
+    }
+}
+
+/// Deserializes one section, recording a problem (with the key and the layer that set it) on failure.
+///
+/// The section is deserialized as the only entry of a map so that `config` reports errors with the full
+/// dotted key (`server.port`), as it does for a whole document.
+fn section_of<T: DeserializeOwned>(
+    tree: &config::Map<String, config::Value>,
+    name: &str,
+    provenance: &Provenance,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    let Some(value) = tree.get(name) else {
+        problems.push(describe(
+            ConfigError::NotFound(name.to_owned()),
+            name,
+            provenance,
+        ));
+        return None;
     };
-    match provenance.source_of_key_or_table(&full_key) {
-        Some(origin) => format!("{message} in {origin}"),
-        None => message,
+    let deserialized = Config::builder()
+        .add_source(Layer::entry(name, value.clone()))
+        .build()
+        .and_then(|only| only.try_deserialize::<BTreeMap<String, T>>());
+    match deserialized {
+        Ok(mut sections) => sections.remove(name),
+        Err(error) => {
+            problems.push(describe(error, name, provenance));
+            None
+        }
+    }
+}
+
+/// Turns `config`'s error into a problem in keel's words: the full dotted key, the layer that set it, and
+/// what the value should look like. The offending value is shown only for keys that are not secret.
+fn describe(error: ConfigError, section: &str, provenance: &Provenance) -> Problem {
+    let qualify = |key: Option<String>| match key {
+        Some(key) if key.starts_with(&format!("{section}.")) || key == section => key,
+        Some(key) => format!("{section}.{key}"),
+        None => section.to_owned(),
+    };
+    let origin_of = |key: &str| {
+        provenance
+            .source_of_key_or_table(key)
+            .unwrap_or("unknown")
+            .to_owned()
+    };
+    match error {
+        ConfigError::Type {
+            unexpected,
+            expected,
+            key,
+            ..
+        } => {
+            let key = qualify(key);
+            let found = if settings::is_secret(&key) {
+                "a value of another type".to_owned()
+            } else {
+                unexpected.to_string()
+            };
+            let origin = origin_of(&key);
+            Problem::at_key(
+                key,
+                origin,
+                format!("must be {}, not {found}", describe_expected(expected)),
+            )
+        }
+        ConfigError::At { error, key, .. } => {
+            let message = error.to_string();
+            let key = qualify(key);
+            // serde reports an unknown key relative to its table: "unknown field `prot`, expected one of …".
+            if let Some((field, rest)) = message
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split_once('`'))
+            {
+                let full_key = format!("{key}.{field}");
+                let known = rest
+                    .trim_start_matches(", expected one of ")
+                    .trim_start_matches(", expected ")
+                    .replace('`', "");
+                let origin = origin_of(&full_key);
+                return Problem::at_key(
+                    full_key,
+                    origin,
+                    format!("is not a setting: [{key}] has {known} (see docs/configuration.md)"),
+                );
+            }
+            let origin = origin_of(&key);
+            Problem::at_key(key, origin, message)
+        }
+        ConfigError::NotFound(key) => Problem::at_key(
+            key.clone(),
+            "no layer",
+            "is missing: a built-in profile should set it, so this is a bug in keel",
+        ),
+        other => Problem::at_key(section, origin_of(section), other.to_string()),
+    }
+}
+
+/// `config`'s type names in the words of the configuration reference.
+fn describe_expected(expected: &str) -> String {
+    match expected {
+        "an unsigned 16 bit integer" => "a whole number from 0 to 65535".to_owned(),
+        "an unsigned 32 bit integer" => "a whole number from 0 to 4294967295".to_owned(),
+        "an unsigned 64 bit integer" | "an integer" => "a whole number".to_owned(),
+        "a boolean" => "true or false".to_owned(),
+        other => other.to_owned(),
     }
 }
 
@@ -236,9 +301,8 @@ fn select_environment(options: &LoadOptions) -> Result<(Environment, String), Er
     };
     name.parse()
         .map(|environment| (environment, origin.to_owned()))
-        .map_err(|source| Error::UnknownEnvironment {
-            origin: origin.to_owned(),
-            source,
+        .map_err(|unknown: crate::environment::UnknownEnvironment| {
+            Error::single(Problem::at_input(origin, unknown.to_string()))
         })
 }
 
@@ -259,177 +323,4 @@ fn derived_defaults(environment: Environment, instance_dir: &Path) -> Layer {
         ValueKind::String(format!("sqlite://{}?mode=rwc", database_file.display())),
         "built-in default (SQLite file in the instance folder)".to_owned(),
     )
-}
-
-fn instance_file_layer(instance_dir: &Path) -> Result<Layer, Error> {
-    let path = instance_dir.join("config.toml");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            toml_layer(&text, &format!("instance file {}", path.display())).map_err(|error| {
-                match error {
-                    Error::BadInput { message, .. } => Error::File { path, message },
-                    other => other,
-                }
-            })
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Layer::default()),
-        Err(error) => Err(Error::File {
-            path,
-            message: format!("cannot be read ({error}): fix its permissions or remove it"),
-        }),
-    }
-}
-
-fn toml_layer(text: &str, origin: &str) -> Result<Layer, Error> {
-    let table: toml::Table = toml::from_str(text).map_err(|error| Error::BadInput {
-        origin: origin.to_owned(),
-        message: format!("is not valid TOML: {error}"),
-    })?;
-    let origin = origin.to_owned();
-    Ok(Layer(
-        table
-            .into_iter()
-            .map(|(key, value)| (key, from_toml(value, &origin)))
-            .collect(),
-    ))
-}
-
-fn from_toml(value: toml::Value, origin: &String) -> Value {
-    let kind = match value {
-        toml::Value::String(text) => ValueKind::String(text),
-        toml::Value::Integer(number) => ValueKind::I64(number),
-        toml::Value::Float(number) => ValueKind::Float(number),
-        toml::Value::Boolean(flag) => ValueKind::Boolean(flag),
-        toml::Value::Datetime(datetime) => ValueKind::String(datetime.to_string()),
-        toml::Value::Array(items) => ValueKind::Array(
-            items
-                .into_iter()
-                .map(|item| from_toml(item, origin))
-                .collect(),
-        ),
-        toml::Value::Table(table) => ValueKind::Table(
-            table
-                .into_iter()
-                .map(|(key, value)| (key, from_toml(value, origin)))
-                .collect(),
-        ),
-    };
-    Value::new(Some(origin), kind)
-}
-
-fn variables_layer(vars: &Vars, warnings: &mut Vec<String>) -> Result<Layer, Error> {
-    let mut layer = Layer::default();
-    for (name, key) in CONVENTIONAL_VARIABLES {
-        if let Some(text) = vars.get(name) {
-            layer.insert(
-                key,
-                parse_value(text, &format!("environment variable {name}"))?,
-            );
-        }
-    }
-    for (name, text) in &vars.0 {
-        let Some(rest) = name.strip_prefix(VARIABLE_PREFIX) else {
-            continue;
-        };
-        if matches!(name.as_str(), "APP_ENV" | "APP_INSTANCE_DIR") {
-            continue;
-        }
-        if !rest.contains(VARIABLE_NESTING) {
-            warnings.push(format!(
-                "ignoring environment variable {name}: keel settings are named APP_<SECTION>__<KEY> (two underscores), e.g. APP_SERVER__PORT"
-            ));
-            continue;
-        }
-        let key = rest.to_ascii_lowercase().replace(VARIABLE_NESTING, ".");
-        layer.insert(
-            &key,
-            parse_value(text, &format!("environment variable {name}"))?,
-        );
-    }
-    Ok(layer)
-}
-
-fn overrides_layer(overrides: &[Override]) -> Result<Layer, Error> {
-    let mut layer = Layer::default();
-    for assignment in overrides {
-        let origin = format!("override {}", assignment.key);
-        layer.insert(&assignment.key, parse_value(&assignment.value, &origin)?);
-    }
-    Ok(layer)
-}
-
-/// Reads a value given as text (a variable or `--set`). Text that starts like a JSON list or map must be
-/// JSON; anything else stays text, which `config` converts to numbers or booleans where a key needs one.
-fn parse_value(text: &str, origin: &str) -> Result<Value, Error> {
-    if text == NOT_UNICODE {
-        return Err(Error::BadInput {
-            origin: origin.to_owned(),
-            message: "is not valid UTF-8: set it to plain text".to_owned(),
-        });
-    }
-    let trimmed = text.trim_start();
-    if !(trimmed.starts_with('[') || trimmed.starts_with('{')) {
-        return Ok(Value::new(
-            Some(&origin.to_owned()),
-            ValueKind::String(text.to_owned()),
-        ));
-    }
-    let json: serde_json::Value = serde_json::from_str(text).map_err(|error| Error::BadInput {
-        origin: origin.to_owned(),
-        message: format!(
-            "starts like a JSON list or map but is not valid JSON ({error}): write e.g. [\"https://a.example\"] or {{\"key\": 1}}"
-        ),
-    })?;
-    Ok(from_json(json, &origin.to_owned()))
-}
-
-fn from_json(value: serde_json::Value, origin: &String) -> Value {
-    let kind = match value {
-        serde_json::Value::Null => ValueKind::Nil,
-        serde_json::Value::Bool(flag) => ValueKind::Boolean(flag),
-        serde_json::Value::Number(number) => match (number.as_i64(), number.as_u64()) {
-            (Some(signed), _) => ValueKind::I64(signed),
-            (None, Some(unsigned)) => ValueKind::U64(unsigned),
-            (None, None) => ValueKind::Float(number.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(text) => ValueKind::String(text),
-        serde_json::Value::Array(items) => ValueKind::Array(
-            items
-                .into_iter()
-                .map(|item| from_json(item, origin))
-                .collect(),
-        ),
-        serde_json::Value::Object(map) => ValueKind::Table(
-            map.into_iter()
-                .map(|(key, value)| (key, from_json(value, origin)))
-                .collect(),
-        ),
-    };
-    Value::new(Some(origin), kind)
-}
-
-/// One layer: a map from keys (dotted paths allowed) to values that carry their origin.
-#[derive(Debug, Clone, Default)]
-struct Layer(Map<String, Value>);
-
-impl Layer {
-    fn single(key: &str, kind: ValueKind, origin: String) -> Self {
-        let mut layer = Layer::default();
-        layer.insert(key, Value::new(Some(&origin), kind));
-        layer
-    }
-
-    fn insert(&mut self, key: &str, value: Value) {
-        self.0.insert(key.to_owned(), value);
-    }
-}
-
-impl Source for Layer {
-    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
-        Box::new(self.clone())
-    }
-
-    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
-        Ok(self.0.clone())
-    }
 }

@@ -84,12 +84,24 @@ pub struct StaticFilesSettings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum LogFormat {
     /// Human-readable, coloured when the terminal supports it.
     Pretty,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("unknown log format {text:?}: use pretty or json")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,14 +112,24 @@ pub struct TelemetrySettings {
     pub log_level: String,
 }
 
-/// One thing wrong with a merged configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The dotted key, e.g. `server.port`.
-    pub key: &'static str,
-    /// What is wrong and how to fix it, without the value when the key is secret.
-    pub message: String,
+/// The sections of [`Settings`], in order. A top-level key that is not one of them is an error.
+pub(crate) const SECTIONS: [&str; 6] = [
+    "app",
+    "server",
+    "security",
+    "database",
+    "static_files",
+    "telemetry",
+];
+
+/// Keys whose values are never shown, not even in an error message. (`database.url` is shown with its
+/// password masked, so a type error on it does not show the value either.)
+pub(crate) fn is_secret(key: &str) -> bool {
+    matches!(key, "security.secret_key" | "database.url")
 }
+
+/// The levels a log filter directive may name.
+const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
 
 /// The secret key shipped in `profiles/default.toml`; only development and testing accept it.
 pub(crate) const DEVELOPMENT_SECRET_KEY: &str =
@@ -117,10 +139,11 @@ pub(crate) const DEVELOPMENT_SECRET_KEY: &str =
 pub(crate) const MIN_SECRET_KEY_BYTES: usize = 32;
 
 impl Settings {
-    /// Checks what types alone cannot say. Returns every problem, not only the first.
-    pub(crate) fn problems(&self) -> Vec<Problem> {
+    /// Checks what types alone cannot say: `(key, what is wrong and how to fix it)` for every problem,
+    /// not only the first. Messages never contain a secret's value.
+    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
-        let mut problem = |key, message: String| problems.push(Problem { key, message });
+        let mut problem = |key, message: String| problems.push((key, message));
 
         if self.app.name.trim().is_empty() {
             problem("app.name", "must not be empty".to_owned());
@@ -159,6 +182,15 @@ impl Settings {
                 ),
             ),
         }
+        if let Some(directive) = invalid_log_directive(&self.telemetry.log_level) {
+            problem(
+                "telemetry.log_level",
+                format!(
+                    "has the invalid directive {directive:?}: write comma-separated directives such as info or sqlx=warn, with levels {}",
+                    LOG_LEVELS.join(", ")
+                ),
+            );
+        }
         if !self.app.env.is_local() {
             let secret_key = self.security.secret_key.expose();
             if secret_key == DEVELOPMENT_SECRET_KEY {
@@ -182,4 +214,25 @@ impl Settings {
         }
         problems
     }
+}
+
+/// The first directive of a `tracing` filter (`info,sqlx=warn,keel[request]=debug`) that cannot be right:
+/// empty, with a level that is not one of [`LOG_LEVELS`], or with characters no target has.
+fn invalid_log_directive(filter: &str) -> Option<&str> {
+    if filter.trim().is_empty() {
+        return Some(filter);
+    }
+    filter.split(',').map(str::trim).find(|directive| {
+        let (target, level) = match directive.rsplit_once('=') {
+            Some((target, level)) => (target, Some(level)),
+            None if LOG_LEVELS.contains(&directive.to_ascii_lowercase().as_str()) => ("", None),
+            None => (*directive, None),
+        };
+        let level_ok =
+            level.is_none_or(|level| LOG_LEVELS.contains(&level.to_ascii_lowercase().as_str()));
+        let target_ok = target
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_:-.[]{}\"= ".contains(c));
+        directive.is_empty() || !level_ok || !target_ok
+    })
 }

@@ -1,179 +1,410 @@
-//! Loader behaviour, as data: which layer wins, what each bad input says.
+//! Loader behaviour, as data: which layer wins, what each bad input says, and that secrets stay hidden.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use crate::{Environment, Error, LoadOptions, Loaded, Override, Vars, load};
 
-/// Variables or overrides as `(name, value)` pairs, the shape of most test tables here.
-type Pairs<'a> = &'a [(&'a str, &'a str)];
-
 const CANARY: &str = "canary-secret-4d1f9a-must-never-be-printed";
 
-fn options(vars: &[(&str, &str)], overrides: &[(&str, &str)], instance_dir: &Path) -> LoadOptions {
-    LoadOptions {
-        environment: None,
-        instance_dir: Some(instance_dir.to_owned()),
-        vars: vars.iter().copied().collect::<Vars>(),
-        overrides: overrides
-            .iter()
-            .map(|(key, value)| Override::new(*key, *value))
-            .collect(),
+/// A sandbox for one load: an instance folder, a `.env` path and a secrets folder of its own, plus the
+/// variables and overrides to pass. Files are written only when a test asks for them.
+struct Sandbox {
+    root: tempfile::TempDir,
+    environment: Option<String>,
+    vars: Vec<(String, String)>,
+    overrides: Vec<Override>,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("instance")).unwrap();
+        std::fs::create_dir_all(root.path().join("secrets")).unwrap();
+        Sandbox {
+            root,
+            environment: None,
+            vars: Vec::new(),
+            overrides: Vec::new(),
+        }
     }
-}
 
-fn load_with(vars: &[(&str, &str)], overrides: &[(&str, &str)]) -> Result<Loaded, Error> {
-    let instance = tempfile::tempdir().unwrap();
-    load(&options(vars, overrides, instance.path()))
-}
+    fn path(&self, relative: &str) -> PathBuf {
+        self.root.path().join(relative)
+    }
 
-fn value_and_source(loaded: &Loaded, key: &str) -> (String, String) {
-    let entry = loaded
-        .masked_entries()
-        .into_iter()
-        .find(|entry| entry.key == key)
-        .unwrap_or_else(|| panic!("no entry for {key}"));
-    let value = match entry.value {
-        serde_json::Value::String(text) => text,
-        other => other.to_string(),
-    };
-    (value, entry.source)
+    fn env(mut self, name: &str) -> Sandbox {
+        self.environment = Some(name.to_owned());
+        self
+    }
+
+    fn var(mut self, name: &str, value: &str) -> Sandbox {
+        self.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn set(mut self, key: &str, value: &str) -> Sandbox {
+        self.overrides.push(Override::new(key, value));
+        self
+    }
+
+    /// Writes `relative` (e.g. `instance/config.toml`, `.env`, `secrets/secret_key`) under the sandbox.
+    fn file(self, relative: &str, contents: &str) -> Sandbox {
+        std::fs::write(self.path(relative), contents).unwrap();
+        self
+    }
+
+    fn options(&self) -> LoadOptions {
+        let secrets_dir = self.path("secrets").display().to_string();
+        let vars: Vars = self
+            .vars
+            .iter()
+            .cloned()
+            .chain([("APP_SECRETS_DIR".to_owned(), secrets_dir)])
+            .collect();
+        LoadOptions {
+            environment: self.environment.clone(),
+            instance_dir: Some(self.path("instance")),
+            dotenv_file: Some(self.path(".env")),
+            vars,
+            overrides: self.overrides.clone(),
+        }
+    }
+
+    fn load(&self) -> Result<Loaded, Error> {
+        load(&self.options())
+    }
+
+    /// The error message, with the sandbox's path replaced by `<sandbox>` so tables can spell it.
+    fn error(&self) -> String {
+        let message = self.load().unwrap_err().to_string();
+        message.replace(&self.root.path().display().to_string(), "<sandbox>")
+    }
+
+    /// The value (as text) and source of `key`, with the sandbox's path replaced by `<sandbox>`.
+    fn value_and_source(&self, key: &str) -> (String, String) {
+        let loaded = self.load().unwrap_or_else(|error| panic!("{error}"));
+        let entry = loaded
+            .masked_entries()
+            .into_iter()
+            .find(|entry| entry.key == key)
+            .unwrap_or_else(|| panic!("no entry for {key}"));
+        let value = match entry.value {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        };
+        let root = self.root.path().display().to_string();
+        (
+            value.replace(&root, "<sandbox>"),
+            entry.source.replace(&root, "<sandbox>"),
+        )
+    }
 }
 
 #[test]
 fn with_nothing_set_development_defaults_apply() {
-    let loaded = load_with(&[], &[]).unwrap();
+    let sandbox = Sandbox::new();
+    let loaded = sandbox.load().unwrap();
     assert_eq!(loaded.settings.app.env, Environment::Development);
     assert_eq!(loaded.settings.server.port, 8080);
-    assert_eq!(
-        value_and_source(&loaded, "server.port"),
-        (
-            "8080".to_owned(),
-            "built-in defaults (profiles/default.toml)".to_owned()
-        )
-    );
-    assert_eq!(
-        value_and_source(&loaded, "telemetry.log_format"),
-        (
-            "pretty".to_owned(),
-            "profile development (profiles/development.toml)".to_owned()
-        )
-    );
     assert!(loaded.settings.database.auto_migrate);
-    assert!(
-        loaded
-            .settings
-            .database
-            .url
-            .expose()
-            .ends_with("keel-development.sqlite3?mode=rwc"),
-        "{:?}",
-        loaded.settings.database.url
+    assert_eq!(
+        sandbox.value_and_source("server.port"),
+        (
+            "8080".into(),
+            "built-in defaults (profiles/default.toml)".into()
+        )
+    );
+    assert_eq!(
+        sandbox.value_and_source("database.url"),
+        (
+            "sqlite://<sandbox>/instance/keel-development.sqlite3?mode=rwc".into(),
+            "built-in default (SQLite file in the instance folder)".into()
+        )
     );
 }
 
 #[test]
-fn each_higher_layer_wins_and_is_named_as_the_source() {
-    let instance = tempfile::tempdir().unwrap();
-    std::fs::write(
-        instance.path().join("config.toml"),
-        "[server]\nport = 7001\n",
-    )
-    .unwrap();
-    let instance_file = format!(
-        "instance file {}",
-        instance.path().join("config.toml").display()
-    );
-
-    // (variables, overrides, expected port, expected source)
-    let cases: [(Pairs<'_>, Pairs<'_>, &str, &str); 4] = [
-        (&[], &[], "7001", &instance_file),
+fn each_layer_beats_the_one_below_and_is_named_as_its_source() {
+    let from_secrets_folder = crate::mask("from-secrets-folder");
+    let from_named_file = crate::mask("from-named-file");
+    // (what the pair is, the sandbox with both layers set, key, expected value, expected source)
+    let cases: Vec<(&str, Sandbox, &str, &str, &str)> = vec![
         (
-            &[("PORT", "7002")],
-            &[],
-            "7002",
-            "environment variable PORT",
+            "profile over built-in defaults",
+            Sandbox::new(),
+            "telemetry.log_format",
+            "pretty",
+            "profile development (profiles/development.toml)",
         ),
         (
-            &[("PORT", "7002"), ("APP_SERVER__PORT", "7003")],
-            &[],
-            "7003",
+            "instance file over profile",
+            Sandbox::new().file(
+                "instance/config.toml",
+                "[telemetry]\n\nlog_format = \"json\"\n",
+            ),
+            "telemetry.log_format",
+            "json",
+            "instance file <sandbox>/instance/config.toml line 3",
+        ),
+        (
+            ".env over instance file",
+            Sandbox::new()
+                .file("instance/config.toml", "[server]\nport = 7001\n")
+                .file(".env", "APP_SERVER__PORT=7002\n"),
+            "server.port",
+            "7002",
+            ".env file <sandbox>/.env, variable APP_SERVER__PORT",
+        ),
+        (
+            "secret file over .env",
+            Sandbox::new()
+                .file(".env", "SECRET_KEY=from-dotenv\n")
+                .file("secrets/secret_key", "from-secrets-folder\n"),
+            "security.secret_key",
+            &from_secrets_folder,
+            "secret file <sandbox>/secrets/secret_key",
+        ),
+        (
+            "a _FILE variable over the secrets folder",
+            Sandbox::new()
+                .file("secrets/secret_key", "from-secrets-folder\n")
+                .file("named", "from-named-file\n"),
+            "security.secret_key",
+            &from_named_file,
+            "secret file <sandbox>/named (named by SECRET_KEY_FILE)",
+        ),
+        (
+            "environment variable over secret file",
+            Sandbox::new()
+                .file("port", "7003\n")
+                .var("APP_SERVER__PORT", "7004"),
+            "server.port",
+            "7004",
             "environment variable APP_SERVER__PORT",
         ),
         (
-            &[("APP_SERVER__PORT", "7003")],
-            &[("server.port", "7004")],
-            "7004",
+            "keel variable over conventional variable",
+            Sandbox::new()
+                .var("PORT", "7005")
+                .var("APP_SERVER__PORT", "7006"),
+            "server.port",
+            "7006",
+            "environment variable APP_SERVER__PORT",
+        ),
+        (
+            "override over environment variable",
+            Sandbox::new()
+                .var("APP_SERVER__PORT", "7006")
+                .set("server.port", "7007"),
+            "server.port",
+            "7007",
             "override server.port",
         ),
     ];
-    for (vars, overrides, port, source) in cases {
-        let loaded = load(&options(vars, overrides, instance.path())).unwrap();
+    for (pair, sandbox, key, value, source) in cases {
+        // Variables that name files inside the sandbox can only be spelt once the sandbox exists.
+        let sandbox = match pair {
+            "a _FILE variable over the secrets folder" => {
+                let named = sandbox.path("named").display().to_string();
+                sandbox.var("SECRET_KEY_FILE", &named)
+            }
+            "environment variable over secret file" => {
+                let port = sandbox.path("port").display().to_string();
+                sandbox.var("PORT_FILE", &port)
+            }
+            _ => sandbox,
+        };
         assert_eq!(
-            value_and_source(&loaded, "server.port"),
-            (port.to_owned(), source.to_owned()),
-            "vars {vars:?}, overrides {overrides:?}"
+            sandbox.value_and_source(key),
+            (value.to_owned(), source.to_owned()),
+            "{pair}"
         );
     }
 }
 
 #[test]
 fn the_instance_file_merges_with_the_profile_instead_of_replacing_it() {
-    let instance = tempfile::tempdir().unwrap();
-    std::fs::write(
-        instance.path().join("config.toml"),
-        "[server]\nport = 7001\n",
-    )
-    .unwrap();
-    let loaded = load(&options(&[], &[], instance.path())).unwrap();
+    let sandbox = Sandbox::new().file("instance/config.toml", "[server]\nport = 7001\n");
+    let loaded = sandbox.load().unwrap();
     assert_eq!(loaded.settings.server.port, 7001);
     assert_eq!(loaded.settings.server.host, "127.0.0.1");
+    assert_eq!(loaded.settings.server.request_timeout_secs, 30);
 }
 
 #[test]
-fn the_environment_comes_from_the_option_then_app_env() {
-    let instance = tempfile::tempdir().unwrap();
-    let mut chosen = options(&[("APP_ENV", "test")], &[], instance.path());
-    assert_eq!(
-        load(&chosen).unwrap().settings.app.env,
-        Environment::Testing
-    );
-    chosen.environment = Some("dev".to_owned());
-    let loaded = load(&chosen).unwrap();
+fn the_environment_comes_from_the_option_then_app_env_then_development() {
+    let cases = [
+        (None, None, Environment::Development, "default environment"),
+        (
+            None,
+            Some("test"),
+            Environment::Testing,
+            "environment variable APP_ENV",
+        ),
+        (Some("prod"), Some("test"), Environment::Production, "--env"),
+    ];
+    for (option, variable, expected, source) in cases {
+        let mut sandbox = Sandbox::new().var("SECRET_KEY", CANARY);
+        if let Some(name) = option {
+            sandbox = sandbox.env(name);
+        }
+        if let Some(name) = variable {
+            sandbox = sandbox.var("APP_ENV", name);
+        }
+        assert_eq!(sandbox.load().unwrap().settings.app.env, expected);
+        assert_eq!(sandbox.value_and_source("app.env").1, source);
+    }
+}
+
+#[test]
+fn dotenv_is_read_only_in_development_and_testing_and_never_beats_a_real_variable() {
+    let dotenv = "APP_SERVER__PORT=7100\nexport APP_SERVER__HOST=\"0.0.0.0\"\n";
+    let cases = [
+        ("development", None, 7100),
+        ("testing", None, 7100),
+        ("development", Some("7200"), 7200),
+        ("staging", None, 8080),
+        ("production", None, 8080),
+    ];
+    for (environment, real_port, expected) in cases {
+        let mut sandbox = Sandbox::new()
+            .env(environment)
+            .var("SECRET_KEY", CANARY)
+            .file(".env", dotenv);
+        if let Some(port) = real_port {
+            sandbox = sandbox.var("APP_SERVER__PORT", port);
+        }
+        let loaded = sandbox.load().unwrap();
+        assert_eq!(
+            loaded.settings.server.port, expected,
+            "{environment} {real_port:?}"
+        );
+    }
+}
+
+#[test]
+fn loader_variables_in_dotenv_are_ignored_with_a_warning() {
+    let sandbox = Sandbox::new().file(".env", "APP_ENV=production\n");
+    let loaded = sandbox.load().unwrap();
     assert_eq!(loaded.settings.app.env, Environment::Development);
-    assert_eq!(value_and_source(&loaded, "app.env").1, "--env");
-}
-
-#[test]
-fn production_accepts_a_real_secret_key() {
-    let loaded = load_with(&[("APP_ENV", "prod"), ("SECRET_KEY", CANARY)], &[]).unwrap();
-    assert_eq!(loaded.settings.security.secret_key.expose(), CANARY);
-    assert_eq!(loaded.settings.server.host, "0.0.0.0");
-}
-
-#[test]
-fn a_secret_never_appears_in_the_masked_view() {
-    let database_url = format!("postgres://keel:{CANARY}@db/keel");
-    let loaded = load_with(
-        &[
-            ("APP_ENV", "production"),
-            ("SECRET_KEY", CANARY),
-            ("DATABASE_URL", &database_url),
-        ],
-        &[],
-    )
-    .unwrap();
-    let shown = format!(
-        "{}{:?}",
-        serde_json::to_string(&loaded.masked_entries()).unwrap(),
-        loaded.settings
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(
+        loaded.warnings[0].starts_with("ignoring APP_ENV in "),
+        "{:?}",
+        loaded.warnings
     );
-    assert!(!shown.contains(CANARY), "{shown}");
-    assert!(shown.contains("***"));
 }
 
 #[test]
-fn ignored_app_variables_are_reported_as_warnings() {
-    let loaded = load_with(&[("APP_SERVER_PORT", "9000")], &[]).unwrap();
+fn a_secret_file_is_read_and_trimmed() {
+    let sandbox = Sandbox::new().file("key", &format!("  {CANARY}\n\n"));
+    let key_path = sandbox.path("key").display().to_string();
+    let sandbox = sandbox.var("APP_SECURITY__SECRET_KEY_FILE", &key_path);
+    let loaded = sandbox.load().unwrap();
+    assert_eq!(loaded.settings.security.secret_key.expose(), CANARY);
+}
+
+#[test]
+fn a_bad_secret_file_is_an_error_naming_the_variable() {
+    let sandbox = Sandbox::new().file("empty", " \n");
+    std::fs::create_dir_all(sandbox.path("a-folder")).unwrap();
+    // (variable, file inside the sandbox, expected message)
+    let cases = [
+        (
+            "SECRET_KEY_FILE",
+            "missing",
+            "security.secret_key (set by environment variable SECRET_KEY_FILE): the file <sandbox>/missing does not exist: create it or fix the path",
+        ),
+        (
+            "DATABASE_URL_FILE",
+            "empty",
+            "database.url (set by environment variable DATABASE_URL_FILE): the file <sandbox>/empty is empty: write the secret into it",
+        ),
+        (
+            "APP_SECURITY__SECRET_KEY_FILE",
+            "a-folder",
+            "security.secret_key (set by environment variable APP_SECURITY__SECRET_KEY_FILE): the file <sandbox>/a-folder cannot be read (is a directory): check its permissions",
+        ),
+    ];
+    for (variable, file, expected) in cases {
+        let path = sandbox.path(file).display().to_string();
+        let sandbox = Sandbox {
+            root: tempfile::tempdir().unwrap(),
+            ..Sandbox::new()
+        };
+        let sandbox = sandbox.var(variable, &path);
+        let message = sandbox.load().unwrap_err().to_string();
+        let root = path.trim_end_matches(file).trim_end_matches('/');
+        assert_eq!(message.replace(root, "<sandbox>"), expected);
+    }
+}
+
+#[test]
+fn every_problem_is_reported_in_one_error() {
+    let sandbox = Sandbox::new()
+        .file("instance/config.toml", "[server]\nport = \"eighty\"\n")
+        .var("APP_DATABASE__MAX_CONNECTIONS", "[1,")
+        .var("APP_TELEMETRY__LOG_FORMAT", "xml")
+        .var("APP_SERVER__REQUEST_TIMEOUT_SECS", "0")
+        .set("nonsense.key", "1");
+    assert_eq!(
+        sandbox.error(),
+        [
+            "database.max_connections (set by environment variable APP_DATABASE__MAX_CONNECTIONS): starts like a JSON list or map but is not valid JSON (EOF while parsing a value at line 1 column 3): write e.g. [\"https://a.example\"] or {\"key\": 1}",
+            "nonsense (set by override nonsense.key): is not a section keel knows: the sections are app, server, security, database, static_files, telemetry",
+            "server.port (set by instance file <sandbox>/instance/config.toml line 2): must be a whole number, not string \"eighty\"",
+            "telemetry.log_format (set by environment variable APP_TELEMETRY__LOG_FORMAT): unknown log format \"xml\": use pretty or json",
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn a_canary_secret_in_every_layer_never_appears_in_views_errors_or_debug_output() {
+    let database_url = format!("postgres://keel:{CANARY}@db/keel");
+    let layers = [
+        Sandbox::new().file(
+            "instance/config.toml",
+            &format!("[security]\nsecret_key = \"{CANARY}\"\n"),
+        ),
+        Sandbox::new().file(".env", &format!("SECRET_KEY={CANARY}\n")),
+        Sandbox::new().file("secrets/secret_key", CANARY),
+        Sandbox::new().var("SECRET_KEY", CANARY),
+        Sandbox::new().var("DATABASE_URL", &database_url),
+        Sandbox::new().set("security.secret_key", CANARY),
+    ];
+    for sandbox in layers {
+        let loaded = sandbox.load().unwrap();
+        let shown = format!(
+            "{}{:?}{:?}",
+            serde_json::to_string(&loaded.masked_entries()).unwrap(),
+            loaded.settings,
+            loaded,
+        );
+        assert!(!shown.contains(CANARY), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+
+        // With other settings broken too, the error lists problems but never the secret.
+        let broken = sandbox
+            .var("APP_SERVER__PORT", "x")
+            .set("security.secret_key", &format!("[{CANARY}"));
+        let message = broken.load().unwrap_err().to_string();
+        assert!(!message.contains(CANARY), "{message}");
+    }
+    // A secret too short for production is refused without being shown.
+    let message = Sandbox::new()
+        .env("prod")
+        .var("SECRET_KEY", "canary-short")
+        .error();
+    assert!(!message.contains("canary-short"), "{message}");
+}
+
+#[test]
+fn misnamed_app_variables_are_reported_as_warnings() {
+    let loaded = Sandbox::new()
+        .var("APP_SERVER_PORT", "9000")
+        .load()
+        .unwrap();
     assert_eq!(loaded.settings.server.port, 8080);
     assert_eq!(
         loaded.warnings,
@@ -184,132 +415,40 @@ fn ignored_app_variables_are_reported_as_warnings() {
 }
 
 #[test]
-fn bad_input_gets_an_error_naming_what_and_where() {
-    // (variables, overrides, expected error message)
-    let cases: &[(Pairs<'_>, Pairs<'_>, &str)] = &[
-        (
-            &[("APP_ENV", "stage")],
-            &[],
-            "unknown environment \"stage\": use one of development (dev), testing (test), staging, production (prod) (set by environment variable APP_ENV)",
-        ),
-        (
-            &[("APP_SERVER__PORT", "eighty")],
-            &[],
-            "invalid type: string \"eighty\", expected an integer for key `server.port` in environment variable APP_SERVER__PORT",
-        ),
-        (
-            &[("APP_SERVER__PORT", "70000")],
-            &[],
-            "invalid type: 64-bit unsigned integer `70000`, expected an unsigned 16 bit integer for key `server.port` in environment variable APP_SERVER__PORT",
-        ),
-        (
-            &[("APP_SERVER__PORT", "[1, 2")],
-            &[],
-            "environment variable APP_SERVER__PORT starts like a JSON list or map but is not valid JSON (EOF while parsing a list at line 1 column 5): write e.g. [\"https://a.example\"] or {\"key\": 1}",
-        ),
-        (
-            &[],
-            &[("database.url", "mysql://db/keel")],
-            "database.url (set by override database.url) mysql://db/keel is not a database URL keel supports: use sqlite://path/to/file.sqlite3?mode=rwc or postgres://user:password@host/database",
-        ),
-        (
-            &[("APP_ENV", "production")],
-            &[],
-            "security.secret_key (set by built-in defaults (profiles/default.toml)) is the built-in development key, which production refuses: set SECRET_KEY or APP_SECURITY__SECRET_KEY to a random value of at least 32 bytes (e.g. `openssl rand -hex 32`)",
-        ),
-        (
-            &[("APP_ENV", "staging"), ("SECRET_KEY", "short")],
-            &[],
-            "security.secret_key (set by environment variable SECRET_KEY) is 5 bytes long; staging needs at least 32 (e.g. `openssl rand -hex 32`)",
-        ),
-        (
-            &[
-                ("APP_SERVER__REQUEST_TIMEOUT_SECS", "0"),
-                ("APP_DATABASE__MAX_CONNECTIONS", "0"),
-            ],
-            &[],
-            "server.request_timeout_secs (set by environment variable APP_SERVER__REQUEST_TIMEOUT_SECS) must be at least 1 second\n\
-             database.max_connections (set by environment variable APP_DATABASE__MAX_CONNECTIONS) must be at least 1",
-        ),
-        (
-            &[("APP_TELEMETRY__LOG_FORMAT", "xml")],
-            &[],
-            "enum LogFormat does not have variant constructor xml for key `telemetry.log_format` in environment variable APP_TELEMETRY__LOG_FORMAT",
-        ),
-    ];
-    for (vars, overrides, expected) in cases {
-        let error = load_with(vars, overrides).unwrap_err();
-        assert_eq!(
-            &error.to_string(),
-            expected,
-            "vars {vars:?}, overrides {overrides:?}"
-        );
-    }
-}
-
-#[test]
-fn unknown_keys_are_errors_that_name_the_key_and_its_layer() {
-    let cases = [
-        (
-            "APP_SERVER__PROT",
-            "unknown field `prot`, expected one of `host`, `port`, `max_body_bytes`, `request_timeout_secs`, `graceful_shutdown_timeout_secs` for key `server` in environment variable APP_SERVER__PROT",
-        ),
-        (
-            "APP_SERVR__PORT",
-            "unknown field `servr`, expected one of `app`, `server`, `security`, `database`, `static_files`, `telemetry` in environment variable APP_SERVR__PORT",
-        ),
-    ];
-    for (variable, expected) in cases {
-        let error = load_with(&[(variable, "9000")], &[]).unwrap_err();
-        assert_eq!(error.to_string(), expected);
-    }
-}
-
-#[test]
-fn malformed_assignments_are_rejected() {
-    let cases = [
-        (
-            "server.port",
-            "--set \"server.port\" has no `=`: write --set section.key=value, e.g. --set server.port=9000",
-        ),
-        (
-            "port=1",
-            "--set \"port=1\" the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
-        ),
-        (
-            "server..port=1",
-            "--set \"server..port=1\" the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
-        ),
-    ];
-    for (text, expected) in cases {
-        assert_eq!(
-            Override::parse_assignment(text).unwrap_err().to_string(),
-            expected
-        );
-    }
+fn json_and_scalar_variables_convert_to_the_keys_type() {
+    let loaded = Sandbox::new()
+        .var("APP_SERVER__PORT", "9000")
+        .var("APP_DATABASE__AUTO_MIGRATE", "false")
+        .var("APP_SERVER__MAX_BODY_BYTES", " 1024")
+        .load();
+    // " 1024" is not a number: surrounding spaces are kept, and the error says so.
+    let message = loaded.unwrap_err().to_string();
     assert_eq!(
-        Override::parse_assignment("server.port=9000").unwrap(),
-        Override::new("server.port", "9000")
+        message,
+        "server.max_body_bytes (set by environment variable APP_SERVER__MAX_BODY_BYTES): must be a whole number, not string \" 1024\""
     );
+    let loaded = Sandbox::new()
+        .var("APP_SERVER__PORT", "9000")
+        .var("APP_DATABASE__AUTO_MIGRATE", "false")
+        .load()
+        .unwrap();
+    assert_eq!(loaded.settings.server.port, 9000);
+    assert!(!loaded.settings.database.auto_migrate);
 }
 
 #[test]
-fn a_broken_instance_file_is_named_with_its_line() {
-    let instance = tempfile::tempdir().unwrap();
-    std::fs::write(
-        instance.path().join("config.toml"),
-        "[server]\nport = = 1\n",
-    )
-    .unwrap();
-    let message = load(&options(&[], &[], instance.path()))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        message.starts_with(&format!(
-            "{}: is not valid TOML",
-            instance.path().join("config.toml").display()
-        )),
-        "{message}"
-    );
-    assert!(message.contains("line 2"), "{message}");
+fn the_sections_list_matches_the_settings_struct() {
+    let loaded = Sandbox::new().load().unwrap();
+    let serialized = serde_json::to_value(&loaded.settings).unwrap();
+    let fields: Vec<&str> = serialized
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut sections = crate::settings::SECTIONS.to_vec();
+    sections.sort_unstable();
+    let mut fields = fields;
+    fields.sort_unstable();
+    assert_eq!(fields, sections);
 }

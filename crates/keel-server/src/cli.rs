@@ -29,6 +29,8 @@ pub(crate) enum Command {
     /// Serve the app until SIGINT or SIGTERM (the default command).
     #[default]
     Serve,
+    /// Validate the configuration (every problem at once), then reach the database and report each check.
+    Check,
     /// Print the settings, with secrets masked.
     ShowConfig(ShowConfigOptions),
     /// Print a greeting: the smallest custom command, to copy when adding your own.

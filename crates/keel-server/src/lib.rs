@@ -5,6 +5,7 @@
 //! variables. This is the only crate that installs a global subscriber, binds sockets and maps failures to
 //! exit codes: library crates return errors, and here they become one clear message and a documented code.
 
+mod check;
 mod cli;
 mod serve;
 mod show_config;
@@ -99,6 +100,9 @@ fn load_settings(cli: &Cli, vars: Vars) -> Result<Loaded, keel_config::Error> {
     keel_config::load(&LoadOptions {
         environment: cli.env.clone(),
         instance_dir: cli.instance_dir.clone(),
+        // Read from the working directory, like every dotenv tool; the loader ignores it outside
+        // development and testing.
+        dotenv_file: Some(".env".into()),
         vars,
         overrides,
     })
@@ -112,6 +116,19 @@ fn execute(command: Command, loaded: Loaded, out: &mut dyn Write) -> Result<(), 
                 .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
             runtime.block_on(serve::serve(loaded.settings))?;
             Ok(())
+        }
+        Command::Check => {
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
+            let report = runtime.block_on(check::check(&loaded));
+            write_output(out, &report.text)?;
+            match report.failed {
+                0 => Ok(()),
+                failed => Err(Failure {
+                    message: format!("check failed: {failed} of the checks above did not pass"),
+                    exit_code: EXIT_FAILURE,
+                }),
+            }
         }
         Command::ShowConfig(options) => write_output(out, &show_config::render(&loaded, &options)),
         Command::Hello { name } => {

@@ -65,6 +65,7 @@ mod tests {
         keel_config::load(&LoadOptions {
             environment: Some("testing".to_owned()),
             instance_dir: Some("/nonexistent/keel-instance".into()),
+            dotenv_file: None,
             overrides: vec![Override::new("server.port", "9000")],
             ..LoadOptions::default()
         })

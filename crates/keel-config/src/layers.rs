@@ -1,0 +1,491 @@
+//! The configuration layers as `config` sources whose every value remembers where it came from.
+//!
+//! Building a layer never stops at the first bad input: the problem is recorded, the input is left out,
+//! and loading goes on, so one run reports everything that needs fixing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use config::{Map, Source, Value, ValueKind};
+
+use crate::error::Problem;
+use crate::vars::{NOT_UNICODE, Override, Vars};
+
+/// Conventional variable names that platforms and tools set, and the key each one feeds. A keel variable
+/// (`APP_…`) for the same key wins over these.
+pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 4] = [
+    ("DATABASE_URL", "database.url"),
+    ("SECRET_KEY", "security.secret_key"),
+    ("PORT", "server.port"),
+    ("RUST_LOG", "telemetry.log_level"),
+];
+
+/// Variables that steer the loader itself rather than set a key.
+pub(crate) const LOADER_VARIABLES: [&str; 3] = ["APP_ENV", "APP_INSTANCE_DIR", "APP_SECRETS_DIR"];
+
+/// Where Docker and Kubernetes mount secrets, unless `APP_SECRETS_DIR` says otherwise.
+pub(crate) const DEFAULT_SECRETS_DIR: &str = "/run/secrets";
+
+/// The files looked for in the secrets folder, and the key each one feeds.
+pub(crate) const SECRET_FILES: [(&str, &str); 2] = [
+    ("secret_key", "security.secret_key"),
+    ("database_url", "database.url"),
+];
+
+/// The prefix of every keel setting variable: `APP_<SECTION>__<KEY>`.
+const VARIABLE_PREFIX: &str = "APP_";
+/// Separates section and key (and deeper levels) in variable names.
+const VARIABLE_NESTING: &str = "__";
+/// `<VARIABLE>_FILE=/path` reads the variable's value from a file.
+const FILE_SUFFIX: &str = "_FILE";
+
+/// One layer: a map from keys (dotted paths allowed) to values that carry their origin.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Layer(Map<String, Value>);
+
+impl Layer {
+    pub(crate) fn single(key: &str, kind: ValueKind, origin: String) -> Self {
+        let mut layer = Layer::default();
+        layer.insert(key, Value::new(Some(&origin), kind));
+        layer
+    }
+
+    /// A layer holding one ready-made value.
+    pub(crate) fn entry(key: &str, value: Value) -> Self {
+        let mut layer = Layer::default();
+        layer.insert(key, value);
+        layer
+    }
+
+    fn insert(&mut self, key: &str, value: Value) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+impl Source for Layer {
+    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// What building the layers found besides values.
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    pub(crate) problems: Vec<Problem>,
+    /// Worth telling the operator, but not a reason to refuse to start.
+    pub(crate) warnings: Vec<String>,
+}
+
+/// A TOML document as a layer. With `line_numbers`, each value's origin ends with the line that set it
+/// (for files an operator edits); the embedded profiles keep a shorter origin.
+pub(crate) fn toml_layer(
+    text: &str,
+    origin: &str,
+    line_numbers: bool,
+    findings: &mut Findings,
+) -> Layer {
+    let table: toml::Table = match toml::from_str(text) {
+        Ok(table) => table,
+        Err(error) => {
+            let line = error
+                .span()
+                .map(|span| format!(" at line {}", line_of(text, span.start)))
+                .unwrap_or_default();
+            findings.problems.push(Problem::at_input(
+                origin,
+                format!("is not valid TOML{line}: {}", error.message().trim()),
+            ));
+            return Layer::default();
+        }
+    };
+    let lines = if line_numbers {
+        key_lines(text)
+    } else {
+        BTreeMap::new()
+    };
+    let origin_of = |key: &str| match lines.get(key) {
+        Some(line) => format!("{origin} line {line}"),
+        None => origin.to_owned(),
+    };
+    Layer(
+        table
+            .into_iter()
+            .map(|(key, value)| {
+                let converted = from_toml(value, &key, &origin_of);
+                (key, converted)
+            })
+            .collect(),
+    )
+}
+
+/// `<instance>/config.toml`, when it exists.
+pub(crate) fn instance_file_layer(instance_dir: &Path, findings: &mut Findings) -> Layer {
+    let path = instance_dir.join("config.toml");
+    let origin = format!("instance file {}", path.display());
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml_layer(&text, &origin, true, findings),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Layer::default(),
+        Err(error) => {
+            findings.problems.push(Problem::at_input(
+                origin,
+                format!("cannot be read ({error}): fix its permissions or remove it"),
+            ));
+            Layer::default()
+        }
+    }
+}
+
+/// The variables of a `.env` file that the real environment does not already set (a real variable always
+/// wins, even over a later layer's idea of precedence, because the operator set it on purpose).
+pub(crate) fn dotenv_variables(path: &Path, real: &Vars, findings: &mut Findings) -> Vars {
+    let origin = format!(".env file {}", path.display());
+    let entries = match dotenvy::from_path_iter(path) {
+        Ok(entries) => entries,
+        Err(dotenvy::Error::Io(error)) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Vars::default();
+        }
+        Err(error) => {
+            findings.problems.push(Problem::at_input(
+                origin,
+                format!("cannot be read ({error}): fix or remove it"),
+            ));
+            return Vars::default();
+        }
+    };
+    let mut variables = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok((name, _)) if LOADER_VARIABLES[..2].contains(&name.as_str()) => {
+                findings.warnings.push(format!(
+                    "ignoring {name} in {}: it chooses which files are read, so set it in the real environment",
+                    path.display()
+                ));
+            }
+            Ok((name, value)) if !real.contains(&name) => variables.push((name, value)),
+            Ok(_) => {}
+            Err(error) => {
+                // dotenvy's parse errors name the line and never contain the value.
+                findings.problems.push(Problem::at_input(
+                    &origin,
+                    format!("cannot be parsed: {error}"),
+                ));
+                return Vars::default();
+            }
+        }
+    }
+    variables.into_iter().collect()
+}
+
+/// The settings that `variables` set, each recorded with `origin(name)` as its source.
+pub(crate) fn variables_layer(
+    variables: &Vars,
+    origin: impl Fn(&str) -> String,
+    findings: &mut Findings,
+) -> Layer {
+    let mut layer = Layer::default();
+    // Conventional names go in first so that an `APP_…` variable for the same key replaces them.
+    let conventional = variables.iter().filter(|(name, _)| {
+        CONVENTIONAL_VARIABLES
+            .iter()
+            .any(|(known, _)| known == name)
+    });
+    let keel = variables
+        .iter()
+        .filter(|(name, _)| name.starts_with(VARIABLE_PREFIX));
+    for (name, text) in conventional.chain(keel) {
+        match role_of(name) {
+            VariableRole::Setting(key) => {
+                if let Some(value) = parse_value(text, &key, &origin(name), findings) {
+                    layer.insert(&key, value);
+                }
+            }
+            VariableRole::Misnamed => findings.warnings.push(format!(
+                "ignoring environment variable {name}: keel settings are named APP_<SECTION>__<KEY> (two underscores), e.g. APP_SERVER__PORT"
+            )),
+            VariableRole::SecretFile(_) | VariableRole::Loader | VariableRole::Unrelated => {}
+        }
+    }
+    layer
+}
+
+/// Secret files: first the well-known files in the secrets folder, then `<VARIABLE>_FILE` variables (which
+/// name their file explicitly, so they win). Values are trimmed: files written by editors and `echo` end
+/// with a newline that is never part of the secret.
+pub(crate) fn secret_files_layer(real: &Vars, dotenv: &Vars, findings: &mut Findings) -> Layer {
+    let mut layer = Layer::default();
+    let secrets_dir = real
+        .get("APP_SECRETS_DIR")
+        .map_or_else(|| PathBuf::from(DEFAULT_SECRETS_DIR), PathBuf::from);
+    for (file_name, key) in SECRET_FILES {
+        let path = secrets_dir.join(file_name);
+        if !path.is_file() {
+            continue;
+        }
+        let origin = format!("secret file {}", path.display());
+        if let Some(value) = read_secret_file(&path, key, &origin, &origin, findings) {
+            layer.insert(key, value);
+        }
+    }
+    for (name, path) in dotenv.iter().chain(real.iter()) {
+        let VariableRole::SecretFile(key) = role_of(name) else {
+            continue;
+        };
+        let variable = format!("environment variable {name}");
+        let origin = format!("secret file {path} (named by {name})");
+        if let Some(value) = read_secret_file(Path::new(path), &key, &variable, &origin, findings) {
+            layer.insert(&key, value);
+        }
+    }
+    layer
+}
+
+/// `--set` and test overrides, in order.
+pub(crate) fn overrides_layer(overrides: &[Override], findings: &mut Findings) -> Layer {
+    let mut layer = Layer::default();
+    for assignment in overrides {
+        let origin = format!("override {}", assignment.key);
+        if let Some(value) = parse_value(&assignment.value, &assignment.key, &origin, findings) {
+            layer.insert(&assignment.key, value);
+        }
+    }
+    layer
+}
+
+/// What a variable name means to the loader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum VariableRole {
+    /// Sets this dotted key.
+    Setting(String),
+    /// Names a file whose contents set this dotted key.
+    SecretFile(String),
+    /// Steers the loader (`APP_ENV`, …).
+    Loader,
+    /// Looks meant for keel but does not follow `APP_<SECTION>__<KEY>`.
+    Misnamed,
+    /// Not keel's.
+    Unrelated,
+}
+
+fn role_of(name: &str) -> VariableRole {
+    if let Some((_, key)) = CONVENTIONAL_VARIABLES
+        .iter()
+        .find(|(known, _)| *known == name)
+    {
+        return VariableRole::Setting((*key).to_owned());
+    }
+    if LOADER_VARIABLES.contains(&name) {
+        return VariableRole::Loader;
+    }
+    if let Some(base) = name.strip_suffix(FILE_SUFFIX)
+        && let VariableRole::Setting(key) = role_of(base)
+    {
+        return VariableRole::SecretFile(key);
+    }
+    match name.strip_prefix(VARIABLE_PREFIX) {
+        Some(rest) if rest.contains(VARIABLE_NESTING) => {
+            VariableRole::Setting(rest.to_ascii_lowercase().replace(VARIABLE_NESTING, "."))
+        }
+        Some(_) => VariableRole::Misnamed,
+        None => VariableRole::Unrelated,
+    }
+}
+
+fn read_secret_file(
+    path: &Path,
+    key: &str,
+    problem_origin: &str,
+    value_origin: &str,
+    findings: &mut Findings,
+) -> Option<Value> {
+    let problem = |message: String| Problem::at_key(key, problem_origin, message);
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => {
+            findings.problems.push(problem(format!(
+                "the file {} is empty: write the secret into it",
+                path.display()
+            )));
+            None
+        }
+        Ok(text) => Some(Value::new(
+            Some(&value_origin.to_owned()),
+            ValueKind::String(text.trim().to_owned()),
+        )),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            findings.problems.push(problem(format!(
+                "the file {} does not exist: create it or fix the path",
+                path.display()
+            )));
+            None
+        }
+        Err(error) => {
+            findings.problems.push(problem(format!(
+                "the file {} cannot be read ({}): check its permissions",
+                path.display(),
+                error.kind()
+            )));
+            None
+        }
+    }
+}
+
+/// A variable or override value: JSON when it starts like a list or a map, otherwise a string that the
+/// typed settings convert (`9000`, `true`).
+fn parse_value(text: &str, key: &str, origin: &str, findings: &mut Findings) -> Option<Value> {
+    if text == NOT_UNICODE {
+        findings.problems.push(Problem::at_key(
+            key,
+            origin,
+            "is not valid UTF-8: set it to plain text",
+        ));
+        return None;
+    }
+    let origin = origin.to_owned();
+    let trimmed = text.trim_start();
+    if !(trimmed.starts_with('[') || trimmed.starts_with('{')) {
+        return Some(Value::new(
+            Some(&origin),
+            ValueKind::String(text.to_owned()),
+        ));
+    }
+    match serde_json::from_str(text) {
+        Ok(json) => Some(from_json(json, &origin)),
+        Err(error) => {
+            // serde_json's message names the position, never the content.
+            findings.problems.push(Problem::at_key(
+                key,
+                origin,
+                format!(
+                    "starts like a JSON list or map but is not valid JSON ({error}): write e.g. [\"https://a.example\"] or {{\"key\": 1}}"
+                ),
+            ));
+            None
+        }
+    }
+}
+
+fn from_json(value: serde_json::Value, origin: &String) -> Value {
+    let kind = match value {
+        serde_json::Value::Null => ValueKind::Nil,
+        serde_json::Value::Bool(flag) => ValueKind::Boolean(flag),
+        serde_json::Value::Number(number) => match (number.as_i64(), number.as_u64()) {
+            (Some(signed), _) => ValueKind::I64(signed),
+            (None, Some(unsigned)) => ValueKind::U64(unsigned),
+            (None, None) => ValueKind::Float(number.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(text) => ValueKind::String(text),
+        serde_json::Value::Array(items) => ValueKind::Array(
+            items
+                .into_iter()
+                .map(|item| from_json(item, origin))
+                .collect(),
+        ),
+        serde_json::Value::Object(map) => ValueKind::Table(
+            map.into_iter()
+                .map(|(key, value)| (key, from_json(value, origin)))
+                .collect(),
+        ),
+    };
+    Value::new(Some(origin), kind)
+}
+
+fn from_toml(value: toml::Value, path: &str, origin_of: &impl Fn(&str) -> String) -> Value {
+    let kind = match value {
+        toml::Value::String(text) => ValueKind::String(text),
+        toml::Value::Integer(number) => ValueKind::I64(number),
+        toml::Value::Float(number) => ValueKind::Float(number),
+        toml::Value::Boolean(flag) => ValueKind::Boolean(flag),
+        toml::Value::Datetime(datetime) => ValueKind::String(datetime.to_string()),
+        toml::Value::Array(items) => ValueKind::Array(
+            items
+                .into_iter()
+                .map(|item| from_toml(item, path, origin_of))
+                .collect(),
+        ),
+        toml::Value::Table(table) => ValueKind::Table(
+            table
+                .into_iter()
+                .map(|(key, value)| {
+                    let converted = from_toml(value, &format!("{path}.{key}"), origin_of);
+                    (key, converted)
+                })
+                .collect(),
+        ),
+    };
+    Value::new(Some(&origin_of(path)), kind)
+}
+
+/// The line on which each dotted key's value starts.
+fn key_lines(text: &str) -> BTreeMap<String, usize> {
+    let mut lines = BTreeMap::new();
+    if let Ok(document) = toml::de::DeTable::parse(text) {
+        collect_key_lines(text, "", document.get_ref(), &mut lines);
+    }
+    lines
+}
+
+fn collect_key_lines(
+    text: &str,
+    prefix: &str,
+    table: &toml::de::DeTable<'_>,
+    lines: &mut BTreeMap<String, usize>,
+) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.get_ref().to_string()
+        } else {
+            format!("{prefix}.{}", key.get_ref())
+        };
+        match value.get_ref() {
+            toml::de::DeValue::Table(inner) => collect_key_lines(text, &path, inner, lines),
+            _ => {
+                lines.insert(path, line_of(text, value.span().start));
+            }
+        }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |before| before.matches('\n').count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_names_map_to_their_roles() {
+        let setting = |key: &str| VariableRole::Setting(key.to_owned());
+        let file = |key: &str| VariableRole::SecretFile(key.to_owned());
+        let cases = [
+            ("APP_SERVER__PORT", setting("server.port")),
+            ("APP_SECURITY__SECRET_KEY", setting("security.secret_key")),
+            ("PORT", setting("server.port")),
+            ("DATABASE_URL", setting("database.url")),
+            ("APP_SECURITY__SECRET_KEY_FILE", file("security.secret_key")),
+            ("SECRET_KEY_FILE", file("security.secret_key")),
+            ("DATABASE_URL_FILE", file("database.url")),
+            ("APP_ENV", VariableRole::Loader),
+            ("APP_SECRETS_DIR", VariableRole::Loader),
+            ("APP_SERVER_PORT", VariableRole::Misnamed),
+            ("HOME", VariableRole::Unrelated),
+            ("SOME_FILE", VariableRole::Unrelated),
+        ];
+        for (name, role) in cases {
+            assert_eq!(role_of(name), role, "{name}");
+        }
+    }
+
+    #[test]
+    fn toml_values_remember_their_line() {
+        let text = "# comment\n[server]\nhost = \"a\"\n\nport = 1\n[database]\nurl = \"x\"\n";
+        let lines = key_lines(text);
+        assert_eq!(lines["server.host"], 3);
+        assert_eq!(lines["server.port"], 5);
+        assert_eq!(lines["database.url"], 7);
+    }
+}

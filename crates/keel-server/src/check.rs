@@ -1,0 +1,67 @@
+//! `keel check`: is this configuration good to run? The settings were already validated when they loaded
+//! (a problem there exits with the configuration code before this runs); here keel also reaches what the
+//! settings point at and reports each check on its own line.
+
+use keel_config::Loaded;
+use keel_ext_db::Db;
+
+/// The printed report and how many checks failed.
+pub(crate) struct Report {
+    pub(crate) text: String,
+    pub(crate) failed: usize,
+}
+
+pub(crate) async fn check(loaded: &Loaded) -> Report {
+    let settings = &loaded.settings;
+    let mut report = Report {
+        text: String::new(),
+        failed: 0,
+    };
+    report.pass(format!(
+        "configuration: valid for {} ({} warning{})",
+        settings.app.env,
+        loaded.warnings.len(),
+        if loaded.warnings.len() == 1 { "" } else { "s" }
+    ));
+    for warning in &loaded.warnings {
+        report.line(format!("  warning: {warning}"));
+    }
+
+    let database = settings.database.url.masked();
+    match Db::connect(&settings.database).await {
+        Ok(db) => {
+            match db.pending_migrations().await {
+                Ok(pending) if pending.is_empty() => {
+                    report.pass(format!(
+                        "database: {database} answers; no pending migrations"
+                    ));
+                }
+                Ok(pending) => report.pass(format!(
+                    "database: {database} answers; {} pending migration(s): {}",
+                    pending.len(),
+                    pending.join(", ")
+                )),
+                Err(error) => report.fail(format!("database: {database} answers, but {error}")),
+            }
+            let _ = db.close().await;
+        }
+        Err(error) => report.fail(format!("database: {error}")),
+    }
+    report
+}
+
+impl Report {
+    fn pass(&mut self, line: String) {
+        self.line(format!("ok    {line}"));
+    }
+
+    fn fail(&mut self, line: String) {
+        self.failed += 1;
+        self.line(format!("FAIL  {line}"));
+    }
+
+    fn line(&mut self, line: String) {
+        self.text.push_str(&line);
+        self.text.push('\n');
+    }
+}
