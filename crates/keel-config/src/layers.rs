@@ -57,6 +57,23 @@ impl Layer {
         layer
     }
 
+    /// The origin of the value this layer gives `dotted_key`, whether it holds it as a dotted entry or
+    /// inside nested tables.
+    pub(crate) fn origin_of(&self, dotted_key: &str) -> Option<String> {
+        if let Some(value) = self.0.get(dotted_key) {
+            return Some(value.origin().unwrap_or("unknown").to_owned());
+        }
+        let mut parts = dotted_key.split('.');
+        let mut value = self.0.get(parts.next()?)?;
+        for part in parts {
+            match &value.kind {
+                ValueKind::Table(table) => value = table.get(part)?,
+                _ => return None,
+            }
+        }
+        Some(value.origin().unwrap_or("unknown").to_owned())
+    }
+
     fn insert(&mut self, key: &str, value: Value) {
         self.0.insert(key.to_owned(), value);
     }
@@ -168,10 +185,20 @@ pub(crate) fn dotenv_variables(path: &Path, real: &Vars, findings: &mut Findings
             Ok((name, value)) if !real.contains(&name) => variables.push((name, value)),
             Ok(_) => {}
             Err(error) => {
-                // dotenvy's parse errors name the line and never contain the value.
+                // dotenvy's message quotes the whole line, which may hold a secret: name its number only.
+                let line = match &error {
+                    dotenvy::Error::LineParse(text, _) => std::fs::read_to_string(path)
+                        .ok()
+                        .and_then(|file| file.lines().position(|line| line.contains(text.as_str())))
+                        .map(|index| format!("line {}", index + 1)),
+                    _ => None,
+                };
+                let line = line.unwrap_or_else(|| "a line".to_owned());
                 findings.problems.push(Problem::at_input(
                     &origin,
-                    format!("cannot be parsed: {error}"),
+                    format!(
+                        "{line} is not NAME=value: fix it, quoting values that contain spaces or #"
+                    ),
                 ));
                 return Vars::default();
             }

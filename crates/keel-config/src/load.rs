@@ -10,13 +10,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use config::{Config, ConfigError, ValueKind};
-use serde::de::DeserializeOwned;
 
 use crate::environment::Environment;
 use crate::error::{Error, Problem};
 use crate::layers::{self, Findings, Layer};
 use crate::provenance::Provenance;
-use crate::settings::{self, Settings};
+use crate::settings::{self, Section, Settings};
 use crate::vars::{Override, Vars};
 
 /// The profile files, embedded so that the binary carries its own defaults.
@@ -76,7 +75,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         .map(|path| format!(".env file {}", path.display()))
         .unwrap_or_default();
     let profile_origin = format!("profile {environment} (profiles/{environment}.toml)");
-    let stack: Vec<Layer> = vec![
+    let mut stack: Vec<Layer> = vec![
         layers::toml_layer(
             DEFAULT_PROFILE,
             "built-in defaults (profiles/default.toml)",
@@ -103,12 +102,21 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
             &mut findings,
         ),
         layers::overrides_layer(&options.overrides, &mut findings),
-        Layer::single(
-            "app.env",
-            ValueKind::String(environment.to_string()),
-            environment_origin,
-        ),
     ];
+    // The environment picks the profile before any layer is read, so a layer cannot change it afterwards;
+    // saying so beats ignoring the attempt.
+    for origin in stack.iter().filter_map(|layer| layer.origin_of("app.env")) {
+        findings.problems.push(Problem::at_key(
+            "app.env",
+            origin,
+            "cannot be set as a setting: choose the environment with --env or APP_ENV",
+        ));
+    }
+    stack.push(Layer::single(
+        "app.env",
+        ValueKind::String(environment.to_string()),
+        environment_origin,
+    ));
     let Findings {
         mut problems,
         warnings,
@@ -142,13 +150,19 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         ));
     }
     // One section at a time, so that a mistake in one section does not hide those in the others.
+    let mut read = Sections {
+        tree: &tree,
+        provenance: &provenance,
+        environment,
+        problems: &mut problems,
+    };
     let sections = (
-        section_of(&tree, "app", &provenance, &mut problems),
-        section_of(&tree, "server", &provenance, &mut problems),
-        section_of(&tree, "security", &provenance, &mut problems),
-        section_of(&tree, "database", &provenance, &mut problems),
-        section_of(&tree, "static_files", &provenance, &mut problems),
-        section_of(&tree, "telemetry", &provenance, &mut problems),
+        read.section("app"),
+        read.section("server"),
+        read.section("security"),
+        read.section("database"),
+        read.section("static_files"),
+        read.section("telemetry"),
     );
     let settings = match sections {
         (
@@ -168,12 +182,6 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         }),
         _ => None,
     };
-    if let Some(settings) = &settings {
-        for (key, message) in settings.problems() {
-            let origin = provenance.source_of(key).unwrap_or("unknown");
-            problems.push(Problem::at_key(key, origin, message));
-        }
-    }
     match settings {
         Some(settings) if problems.is_empty() => Ok(Loaded {
             settings,
@@ -185,34 +193,44 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
     }
 }
 
-/// Deserializes one section, recording a problem (with the key and the layer that set it) on failure.
-///
-/// The section is deserialized as the only entry of a map so that `config` reports errors with the full
-/// dotted key (`server.port`), as it does for a whole document.
-fn section_of<T: DeserializeOwned>(
-    tree: &config::Map<String, config::Value>,
-    name: &str,
-    provenance: &Provenance,
-    problems: &mut Vec<Problem>,
-) -> Option<T> {
-    let Some(value) = tree.get(name) else {
-        problems.push(describe(
-            ConfigError::NotFound(name.to_owned()),
-            name,
-            provenance,
-        ));
-        return None;
-    };
-    let deserialized = Config::builder()
-        .add_source(Layer::entry(name, value.clone()))
-        .build()
-        .and_then(|only| only.try_deserialize::<BTreeMap<String, T>>());
-    match deserialized {
-        Ok(mut sections) => sections.remove(name),
-        Err(error) => {
-            problems.push(describe(error, name, provenance));
-            None
+/// Reads sections out of the merged tree, collecting every problem.
+struct Sections<'a> {
+    tree: &'a config::Map<String, config::Value>,
+    provenance: &'a Provenance,
+    environment: Environment,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Sections<'_> {
+    /// Deserializes and validates one section, recording problems (with the key and the layer that set
+    /// it). The section is deserialized as the only entry of a map so that `config` reports errors with
+    /// the full dotted key (`server.port`), as it does for a whole document.
+    fn section<T: Section>(&mut self, name: &str) -> Option<T> {
+        let Some(value) = self.tree.get(name) else {
+            let problem = describe(
+                ConfigError::NotFound(name.to_owned()),
+                name,
+                self.provenance,
+            );
+            self.problems.push(problem);
+            return None;
+        };
+        let deserialized = Config::builder()
+            .add_source(Layer::entry(name, value.clone()))
+            .build()
+            .and_then(|only| only.try_deserialize::<BTreeMap<String, T>>());
+        let section = match deserialized {
+            Ok(mut sections) => sections.remove(name)?,
+            Err(error) => {
+                self.problems.push(describe(error, name, self.provenance));
+                return None;
+            }
+        };
+        for (key, message) in section.problems(self.environment) {
+            let origin = self.provenance.source_of(key).unwrap_or("unknown");
+            self.problems.push(Problem::at_key(key, origin, message));
         }
+        Some(section)
     }
 }
 
@@ -241,7 +259,7 @@ fn describe(error: ConfigError, section: &str, provenance: &Provenance) -> Probl
             let found = if settings::is_secret(&key) {
                 "a value of another type".to_owned()
             } else {
-                unexpected.to_string()
+                describe_found(&unexpected.to_string())
             };
             let origin = origin_of(&key);
             Problem::at_key(
@@ -279,6 +297,20 @@ fn describe(error: ConfigError, section: &str, provenance: &Provenance) -> Probl
             "is missing: a built-in profile should set it, so this is a bug in keel",
         ),
         other => Problem::at_key(section, origin_of(section), other.to_string()),
+    }
+}
+
+/// The offending value as an operator wrote it. `config` does not export its `Unexpected` type, so this
+/// trims its display (`64-bit unsigned integer \`70000\``, `string "eighty"`) to the value itself.
+fn describe_found(unexpected: &str) -> String {
+    if let Some((_, rest)) = unexpected.split_once('`') {
+        return rest.trim_end_matches('`').to_owned();
+    }
+    match unexpected {
+        "sequence" => "a list".to_owned(),
+        "map" => "a map".to_owned(),
+        "unit" => "an empty value".to_owned(),
+        other => other.strip_prefix("string ").unwrap_or(other).to_owned(),
     }
 }
 

@@ -138,79 +138,127 @@ pub(crate) const DEVELOPMENT_SECRET_KEY: &str =
 /// The shortest secret key that staging and production accept.
 pub(crate) const MIN_SECRET_KEY_BYTES: usize = 32;
 
-impl Settings {
-    /// Checks what types alone cannot say: `(key, what is wrong and how to fix it)` for every problem,
-    /// not only the first. Messages never contain a secret's value.
-    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
-        let mut problems = Vec::new();
-        let mut problem = |key, message: String| problems.push((key, message));
+/// A section of [`Settings`] that can check what its types alone cannot say.
+///
+/// The loader validates each section that deserialized, even when another section did not, so one run
+/// reports every problem. `environment` is known before any section is read.
+pub(crate) trait Section: serde::de::DeserializeOwned {
+    /// `(key, what is wrong and how to fix it)` for every problem. Messages never contain a secret.
+    fn problems(&self, environment: Environment) -> Vec<(&'static str, String)>;
+}
 
-        if self.app.name.trim().is_empty() {
-            problem("app.name", "must not be empty".to_owned());
+impl Section for AppSettings {
+    fn problems(&self, _environment: Environment) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if self.name.trim().is_empty() {
+            problems.push(("app.name", "must not be empty".to_owned()));
         }
-        if self.server.host.trim().is_empty() {
-            problem(
+        problems
+    }
+}
+
+impl Section for ServerSettings {
+    fn problems(&self, _environment: Environment) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if self.host.trim().is_empty() {
+            problems.push((
                 "server.host",
                 "must not be empty: use 127.0.0.1 or 0.0.0.0".to_owned(),
-            );
+            ));
         }
-        if self.server.max_body_bytes == 0 {
-            problem("server.max_body_bytes", "must be at least 1".to_owned());
+        if self.max_body_bytes == 0 {
+            problems.push(("server.max_body_bytes", "must be at least 1".to_owned()));
         }
-        if self.server.request_timeout_secs == 0 {
-            problem(
+        if self.request_timeout_secs == 0 {
+            problems.push((
                 "server.request_timeout_secs",
                 "must be at least 1 second".to_owned(),
-            );
+            ));
         }
-        if self.database.max_connections == 0 {
-            problem("database.max_connections", "must be at least 1".to_owned());
+        problems
+    }
+}
+
+impl Section for SecuritySettings {
+    fn problems(&self, environment: Environment) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if environment.is_local() {
+            return problems;
         }
-        if self.database.connect_timeout_secs == 0 {
-            problem(
+        let secret_key = self.secret_key.expose();
+        if secret_key == DEVELOPMENT_SECRET_KEY {
+            problems.push((
+                "security.secret_key",
+                format!(
+                    "is the built-in development key, which {environment} refuses: set SECRET_KEY or APP_SECURITY__SECRET_KEY to a random value of at least {MIN_SECRET_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`)"
+                ),
+            ));
+        } else if secret_key.len() < MIN_SECRET_KEY_BYTES {
+            problems.push((
+                "security.secret_key",
+                format!(
+                    "is {} bytes long; {environment} needs at least {MIN_SECRET_KEY_BYTES} (e.g. `openssl rand -hex 32`)",
+                    secret_key.len()
+                ),
+            ));
+        }
+        problems
+    }
+}
+
+impl Section for DatabaseSettings {
+    fn problems(&self, _environment: Environment) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if self.max_connections == 0 {
+            problems.push(("database.max_connections", "must be at least 1".to_owned()));
+        }
+        if self.connect_timeout_secs == 0 {
+            problems.push((
                 "database.connect_timeout_secs",
                 "must be at least 1 second".to_owned(),
-            );
+            ));
         }
-        match self.database.url.scheme() {
-            Some("sqlite" | "postgres" | "postgresql") => {}
-            _ => problem(
+        if !matches!(
+            self.url.scheme(),
+            Some("sqlite" | "postgres" | "postgresql")
+        ) {
+            problems.push((
                 "database.url",
                 format!(
                     "{} is not a database URL keel supports: use sqlite://path/to/file.sqlite3?mode=rwc or postgres://user:password@host/database",
-                    self.database.url.masked()
+                    self.url.masked()
                 ),
-            ),
+            ));
         }
-        if let Some(directive) = invalid_log_directive(&self.telemetry.log_level) {
-            problem(
+        problems
+    }
+}
+
+impl Section for StaticFilesSettings {
+    fn problems(&self, _environment: Environment) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if self.dir.trim().is_empty() {
+            problems.push((
+                "static_files.dir",
+                "must not be empty: name the folder to serve under /static, e.g. web/static"
+                    .to_owned(),
+            ));
+        }
+        problems
+    }
+}
+
+impl Section for TelemetrySettings {
+    fn problems(&self, _environment: Environment) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if let Some(directive) = invalid_log_directive(&self.log_level) {
+            problems.push((
                 "telemetry.log_level",
                 format!(
                     "has the invalid directive {directive:?}: write comma-separated directives such as info or sqlx=warn, with levels {}",
                     LOG_LEVELS.join(", ")
                 ),
-            );
-        }
-        if !self.app.env.is_local() {
-            let secret_key = self.security.secret_key.expose();
-            if secret_key == DEVELOPMENT_SECRET_KEY {
-                problem(
-                    "security.secret_key",
-                    format!(
-                        "is the built-in development key, which {} refuses: set SECRET_KEY or APP_SECURITY__SECRET_KEY to a random value of at least {MIN_SECRET_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`)",
-                        self.app.env
-                    ),
-                );
-            } else if secret_key.len() < MIN_SECRET_KEY_BYTES {
-                problem(
-                    "security.secret_key",
-                    format!(
-                        "is {} bytes long; {} needs at least {MIN_SECRET_KEY_BYTES} (e.g. `openssl rand -hex 32`)",
-                        secret_key.len(),
-                        self.app.env
-                    ),
-                );
-            }
+            ));
         }
         problems
     }

@@ -352,7 +352,7 @@ fn every_problem_is_reported_in_one_error() {
         [
             "database.max_connections (set by environment variable APP_DATABASE__MAX_CONNECTIONS): starts like a JSON list or map but is not valid JSON (EOF while parsing a value at line 1 column 3): write e.g. [\"https://a.example\"] or {\"key\": 1}",
             "nonsense (set by override nonsense.key): is not a section keel knows: the sections are app, server, security, database, static_files, telemetry",
-            "server.port (set by instance file <sandbox>/instance/config.toml line 2): must be a whole number, not string \"eighty\"",
+            "server.port (set by instance file <sandbox>/instance/config.toml line 2): must be a whole number, not \"eighty\"",
             "telemetry.log_format (set by environment variable APP_TELEMETRY__LOG_FORMAT): unknown log format \"xml\": use pretty or json",
         ]
         .join("\n")
@@ -425,7 +425,7 @@ fn json_and_scalar_variables_convert_to_the_keys_type() {
     let message = loaded.unwrap_err().to_string();
     assert_eq!(
         message,
-        "server.max_body_bytes (set by environment variable APP_SERVER__MAX_BODY_BYTES): must be a whole number, not string \" 1024\""
+        "server.max_body_bytes (set by environment variable APP_SERVER__MAX_BODY_BYTES): must be a whole number, not \" 1024\""
     );
     let loaded = Sandbox::new()
         .var("APP_SERVER__PORT", "9000")
@@ -451,4 +451,28 @@ fn the_sections_list_matches_the_settings_struct() {
     let mut fields = fields;
     fields.sort_unstable();
     assert_eq!(fields, sections);
+}
+
+#[test]
+fn the_configuration_reference_documents_exactly_the_keys_that_exist() {
+    let reference = include_str!("../../../docs/configuration.md");
+    // Key rows of the reference's tables start with "| `section.key` |".
+    let mut documented: Vec<&str> = reference
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(key, _)| key)
+        .filter(|key| key.contains('.') && !key.contains(' '))
+        .collect();
+    documented.sort_unstable();
+    let loaded = Sandbox::new().load().unwrap();
+    let existing: Vec<String> = loaded
+        .masked_entries()
+        .into_iter()
+        .map(|entry| entry.key)
+        .collect();
+    assert_eq!(
+        documented, existing,
+        "docs/configuration.md and Settings disagree: document every key in its section's table, and remove keys that no longer exist"
+    );
 }
