@@ -91,7 +91,7 @@ async fn an_unknown_route_is_a_json_404_carrying_the_request_id() {
 }
 
 #[tokio::test]
-async fn every_response_carries_x_app_and_a_request_id() {
+async fn every_response_carries_x_app_a_request_id_and_the_security_headers() {
     let app = spawn_app(Backend::Sqlite).await;
     for path in [
         "/",
@@ -102,6 +102,16 @@ async fn every_response_carries_x_app_and_a_request_id() {
     ] {
         let response = app.get(path).await;
         assert_eq!(header(&response, "x-app"), "keel", "{path}");
+        assert_eq!(
+            header(&response, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(header(&response, "x-frame-options"), "DENY", "{path}");
+        assert!(
+            header(&response, "content-security-policy").starts_with("default-src 'self'"),
+            "{path}"
+        );
         let request_id = header(&response, "x-request-id");
         let parsed = uuid::Uuid::parse_str(&request_id).unwrap();
         assert_eq!(parsed.get_version_num(), 7, "{path}: {request_id}");

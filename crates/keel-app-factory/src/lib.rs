@@ -36,6 +36,8 @@ pub enum Error {
     StaticFiles(#[from] keel_blueprint_main::MainError),
     #[error("app.name {0:?} cannot be sent in the X-App header; use printable ASCII characters")]
     AppNameNotAHeader(String),
+    #[error("{0} cannot be sent as an HTTP header; use printable ASCII characters")]
+    NotAHeader(&'static str),
 }
 
 /// Connects the database (migrating it when `database.auto_migrate` is on), scans the static folder and
@@ -43,6 +45,7 @@ pub enum Error {
 pub async fn create_app(settings: &Settings) -> Result<App, Error> {
     let app_header = HeaderValue::from_str(&settings.app.name)
         .map_err(|_| Error::AppNameNotAHeader(settings.app.name.clone()))?;
+    let options = middleware::Options::new(settings, app_header)?;
     let static_dir = Path::new(&settings.static_files.dir);
     let assets = StaticAssets::scan(static_dir)?;
 
@@ -61,6 +64,6 @@ pub async fn create_app(settings: &Settings) -> Result<App, Error> {
         .nest_service(STATIC_URL_PREFIX, ServeDir::new(static_dir))
         .fallback(|| async { ErrorReport::not_found() })
         .with_state(state.clone());
-    let router = middleware::apply(routes, &middleware::Options::new(settings, app_header));
+    let router = middleware::apply(routes, &options);
     Ok(App { router, state })
 }

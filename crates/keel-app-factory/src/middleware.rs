@@ -1,6 +1,10 @@
 //! The middleware stack, outermost first:
 //!
-//! 1. `X-App` on every response;
+//! 1. `X-App` and the security headers (`X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy`,
+//!    `Content-Security-Policy` from `security.csp`, and HSTS when `security.preferred_url_scheme` is
+//!    https), each set only when a handler did not choose its own. They sit outermost, not next to the
+//!    routes as DESIGN §7 draws them, so that responses made by the layers below (413, 504, the panic
+//!    500) carry them too;
 //! 2. request id: keep a sane incoming `X-Request-ID` or make a UUIDv7, store it in the request's
 //!    extensions and echo it on the response;
 //! 3. trace span: one span per request carrying the request id, so every log line inside has it;
@@ -8,7 +12,8 @@
 //! 5. catch panic: a panicking handler becomes a 500 and the process keeps serving;
 //! 6. body size limit (413) — outside the timeout, as tower-http's types require;
 //! 7. timeout (504);
-//! 8. the routes.
+//! 8. CORS: only the origins in `security.cors_origins` (none by default);
+//! 9. the routes.
 //!
 //! Invariant: a handler that fails returns an [`ErrorReport`] (directly or through its blueprint's error
 //! type). Layer 4 re-renders any other error response from its status alone, so nothing a handler or a
@@ -20,12 +25,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use keel_config::Settings;
+use keel_config::{Settings, UrlScheme};
 use keel_http::{ErrorReport, REQUEST_ID_HEADER, RequestId};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -37,28 +43,79 @@ pub(crate) const APP_HEADER: HeaderName = HeaderName::from_static("x-app");
 /// The longest client-error body that is kept as the error message (axum's rejections are short and safe).
 const MAX_REJECTION_MESSAGE_BYTES: usize = 1024;
 
+/// HSTS for a year, subdomains included: sent only when clients are known to arrive over https.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
+
 /// What the stack needs from the settings, resolved once.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
     app_header: HeaderValue,
     max_body_bytes: usize,
     request_timeout: Duration,
+    /// `None` when no origin is allowed: then no CORS headers are sent at all.
+    cors_origins: Option<AllowOrigin>,
+    content_security_policy: HeaderValue,
+    strict_transport_security: bool,
 }
 
 impl Options {
-    pub(crate) fn new(settings: &Settings, app_header: HeaderValue) -> Options {
-        Options {
+    /// Resolves the settings into header values. The settings were validated by `keel-config`, so a value
+    /// that still cannot be a header is reported as an error naming the key.
+    pub(crate) fn new(
+        settings: &Settings,
+        app_header: HeaderValue,
+    ) -> Result<Options, crate::Error> {
+        let security = &settings.security;
+        let cors_origins = if security.cors_origins.is_empty() {
+            None
+        } else if security.cors_origins.iter().any(|origin| origin == "*") {
+            Some(AllowOrigin::any())
+        } else {
+            let origins = security
+                .cors_origins
+                .iter()
+                .map(|origin| HeaderValue::from_str(origin))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| crate::Error::NotAHeader("security.cors_origins"))?;
+            Some(AllowOrigin::list(origins))
+        };
+        Ok(Options {
             app_header,
             max_body_bytes: settings.server.max_body_bytes,
             request_timeout: settings.server.request_timeout(),
-        }
+            cors_origins,
+            content_security_policy: HeaderValue::from_str(&security.csp)
+                .map_err(|_| crate::Error::NotAHeader("security.csp"))?,
+            strict_transport_security: security.preferred_url_scheme == UrlScheme::Https,
+        })
     }
 }
 
 /// Wraps `routes` in the stack described in the module documentation.
 pub(crate) fn apply(routes: Router, options: &Options) -> Router {
     // `Router::layer` wraps what is already there, so layers are added innermost first.
-    routes
+    let mut routes = routes;
+    if let Some(origins) = &options.cors_origins {
+        routes = routes.layer(
+            CorsLayer::new()
+                .allow_origin(origins.clone())
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::PATCH,
+                    Method::DELETE,
+                ])
+                .allow_headers([
+                    header::CONTENT_TYPE,
+                    header::AUTHORIZATION,
+                    REQUEST_ID_HEADER,
+                ])
+                .expose_headers([REQUEST_ID_HEADER])
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+    let mut routes = routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             options.request_timeout,
@@ -70,7 +127,30 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
             render_errors,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(middleware::from_fn(assign_request_id))
+        .layer(middleware::from_fn(assign_request_id));
+    if options.strict_transport_security {
+        routes = routes.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HSTS,
+        ));
+    }
+    routes
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            options.content_security_policy.clone(),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             APP_HEADER,
             options.app_header.clone(),
@@ -116,6 +196,11 @@ async fn render_errors(
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    // Headers set below (CORS, `Retry-After`, `WWW-Authenticate`, …) survive the re-rendering; only the
+    // body and its description are replaced.
+    let mut kept_headers = response.headers().clone();
+    kept_headers.remove(header::CONTENT_TYPE);
+    kept_headers.remove(header::CONTENT_LENGTH);
     let report = match response.extensions().get::<ErrorReport>() {
         Some(report) => report.clone(),
         // The limit is reported by two layers (by `Content-Length` up front, or while a handler reads a
@@ -127,7 +212,11 @@ async fn render_errors(
         ),
         None => report_for_bare_error(response).await,
     };
-    report.to_response_with(&request_id)
+    let mut rendered = report.to_response_with(&request_id);
+    for (name, value) in &kept_headers {
+        rendered.headers_mut().append(name, value.clone());
+    }
+    rendered
 }
 
 /// A report for an error response that carries none. A client error keeps a short plain-text body as its

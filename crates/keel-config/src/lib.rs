@@ -19,7 +19,7 @@ pub use crate::provenance::{COMMON_KEYS, Entry, Provenance};
 pub use crate::secret::{ConnectionUrl, Secret, mask};
 pub use crate::settings::{
     AppSettings, DatabaseSettings, LogFormat, SecuritySettings, ServerSettings, Settings,
-    StaticFilesSettings, TelemetrySettings,
+    StaticFilesSettings, TelemetrySettings, UrlScheme,
 };
 pub use crate::vars::{Override, Vars};
 

@@ -57,6 +57,33 @@ impl ServerSettings {
 pub struct SecuritySettings {
     /// Signs cookies. Staging and production refuse the built-in development key and keys under 32 bytes.
     pub secret_key: Secret,
+    /// Origins allowed to call the app from a browser (CORS), e.g. `["https://app.example"]`. Empty means
+    /// no cross-origin access; `*` means any origin, which staging and production refuse.
+    pub cors_origins: Vec<String>,
+    /// The `Content-Security-Policy` header sent with every response.
+    pub csp: String,
+    /// The scheme clients reach the app by (behind a TLS proxy that is `https`); `https` turns HSTS on.
+    pub preferred_url_scheme: UrlScheme,
+}
+
+/// How clients reach the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum UrlScheme {
+    Http,
+    Https,
+}
+
+impl TryFrom<String> for UrlScheme {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "http" => Ok(UrlScheme::Http),
+            "https" => Ok(UrlScheme::Https),
+            _ => Err(format!("unknown scheme {text:?}: use http or https")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +209,33 @@ impl Section for ServerSettings {
 impl Section for SecuritySettings {
     fn problems(&self, environment: Environment) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
+        for origin in &self.cors_origins {
+            if origin == "*" {
+                if !environment.is_local() {
+                    problems.push((
+                        "security.cors_origins",
+                        format!(
+                            "contains \"*\", which {environment} refuses: list the exact origins, e.g. [\"https://app.example\"]"
+                        ),
+                    ));
+                }
+            } else if let Err(reason) = check_origin(origin) {
+                problems.push((
+                    "security.cors_origins",
+                    format!(
+                        "contains {origin:?}, which {reason}: write scheme://host[:port], e.g. https://app.example"
+                    ),
+                ));
+            }
+        }
+        if let Err(reason) = check_csp(&self.csp) {
+            problems.push((
+                "security.csp",
+                format!(
+                    "{reason}: write directives separated by `;`, e.g. default-src 'self'; img-src 'self' data:"
+                ),
+            ));
+        }
         if environment.is_local() {
             return problems;
         }
@@ -283,4 +337,49 @@ fn invalid_log_directive(filter: &str) -> Option<&str> {
             .all(|c| c.is_ascii_alphanumeric() || "_:-.[]{}\"= ".contains(c));
         directive.is_empty() || !level_ok || !target_ok
     })
+}
+
+/// A CORS origin is exactly `scheme://host[:port]`: browsers send it that way, and anything more (a path,
+/// a trailing slash) would never match.
+fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let parsed = url::Url::parse(origin).map_err(|_| "is not a URL")?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("is not http or https");
+    }
+    if parsed.host_str().is_none() {
+        return Err("has no host");
+    }
+    if origin.trim_end_matches('/').len() != origin.len()
+        || parsed.path() != "/"
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+        || !parsed.username().is_empty()
+    {
+        return Err("has more than scheme, host and port");
+    }
+    Ok(())
+}
+
+/// A policy is one or more `;`-separated directives, each a lowercase name and its sources, on one line
+/// (it is sent as a header).
+fn check_csp(policy: &str) -> Result<(), String> {
+    if policy.trim().is_empty() {
+        return Err("is empty".to_owned());
+    }
+    if policy.chars().any(|c| c.is_control()) {
+        return Err("contains a control character or line break".to_owned());
+    }
+    for directive in policy
+        .split(';')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
+        let name = directive.split_whitespace().next().unwrap_or_default();
+        if !name.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+            return Err(format!(
+                "has the directive {name:?}, which is not a directive name"
+            ));
+        }
+    }
+    Ok(())
 }

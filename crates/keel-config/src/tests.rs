@@ -476,3 +476,82 @@ fn the_configuration_reference_documents_exactly_the_keys_that_exist() {
         "docs/configuration.md and Settings disagree: document every key in its section's table, and remove keys that no longer exist"
     );
 }
+
+#[test]
+fn a_json_list_variable_sets_a_list_and_production_refuses_a_wildcard() {
+    let loaded = Sandbox::new()
+        .var(
+            "APP_SECURITY__CORS_ORIGINS",
+            r#"["https://a.example", "http://localhost:3000"]"#,
+        )
+        .load()
+        .unwrap();
+    assert_eq!(
+        loaded.settings.security.cors_origins,
+        ["https://a.example", "http://localhost:3000"]
+    );
+    // (environment, origins, expected error or None)
+    let cases = [
+        ("development", r#"["*"]"#, None),
+        (
+            "production",
+            r#"["*"]"#,
+            Some(
+                "security.cors_origins (set by environment variable APP_SECURITY__CORS_ORIGINS): contains \"*\", which production refuses: list the exact origins, e.g. [\"https://app.example\"]",
+            ),
+        ),
+        (
+            "development",
+            r#"["https://a.example/"]"#,
+            Some(
+                "security.cors_origins (set by environment variable APP_SECURITY__CORS_ORIGINS): contains \"https://a.example/\", which has more than scheme, host and port: write scheme://host[:port], e.g. https://app.example",
+            ),
+        ),
+        (
+            "development",
+            r#"["ftp://a.example"]"#,
+            Some(
+                "security.cors_origins (set by environment variable APP_SECURITY__CORS_ORIGINS): contains \"ftp://a.example\", which is not http or https: write scheme://host[:port], e.g. https://app.example",
+            ),
+        ),
+    ];
+    for (environment, origins, expected) in cases {
+        let sandbox = Sandbox::new()
+            .env(environment)
+            .var("SECRET_KEY", CANARY)
+            .var("APP_SECURITY__CORS_ORIGINS", origins);
+        match expected {
+            None => assert!(sandbox.load().is_ok(), "{environment} {origins}"),
+            Some(message) => assert_eq!(sandbox.error(), message, "{environment} {origins}"),
+        }
+    }
+}
+
+#[test]
+fn a_content_security_policy_must_be_one_line_of_directives() {
+    let cases = [
+        ("default-src 'self'; img-src *", None),
+        ("", Some("is empty")),
+        (
+            "default-src 'self'\nimg-src *",
+            Some("contains a control character or line break"),
+        ),
+        (
+            "Default_Src 'self'",
+            Some("has the directive \"Default_Src\", which is not a directive name"),
+        ),
+    ];
+    for (policy, reason) in cases {
+        let sandbox = Sandbox::new().set("security.csp", policy);
+        match reason {
+            None => assert!(sandbox.load().is_ok(), "{policy:?}"),
+            Some(reason) => assert_eq!(
+                sandbox.error(),
+                format!(
+                    "security.csp (set by override security.csp): {reason}: write directives separated by `;`, e.g. default-src 'self'; img-src 'self' data:"
+                ),
+                "{policy:?}"
+            ),
+        }
+    }
+}

@@ -13,10 +13,19 @@ fn options() -> Options {
         app_header: HeaderValue::from_static("keel-test"),
         max_body_bytes: 16,
         request_timeout: Duration::from_secs(5),
+        cors_origins: Some(AllowOrigin::list([HeaderValue::from_static(
+            "https://app.example",
+        )])),
+        content_security_policy: HeaderValue::from_static("default-src 'self'"),
+        strict_transport_security: false,
     }
 }
 
 fn stack() -> Router {
+    stack_with(&options())
+}
+
+fn stack_with(options: &Options) -> Router {
     let routes = Router::new()
         .route("/ok", get(|| async { "fine" }))
         .route(
@@ -29,11 +38,21 @@ fn stack() -> Router {
         )
         .route("/panic", get(panicking))
         .route(
+            "/busy",
+            get(|| async {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, "5")],
+                    "slow down",
+                )
+            }),
+        )
+        .route(
             "/echo",
             post(|Json(value): Json<Value>| async move { Json(value) }),
         )
         .fallback(|| async { ErrorReport::not_found() });
-    apply(routes, &options())
+    apply(routes, options)
 }
 
 async fn panicking() -> &'static str {
@@ -47,7 +66,11 @@ struct Answer {
 }
 
 async fn send(request: Request) -> Answer {
-    let response = stack().oneshot(request).await.unwrap();
+    send_to(stack(), request).await
+}
+
+async fn send_to(stack: Router, request: Request) -> Answer {
+    let response = stack.oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -164,6 +187,15 @@ async fn errors_leave_as_json_with_the_request_id_and_nothing_internal() {
 }
 
 #[tokio::test]
+async fn re_rendering_an_error_keeps_the_headers_set_below_it() {
+    let answer = send(get_request("/busy")).await;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(answer.headers[header::RETRY_AFTER], "5");
+    assert_eq!(answer.headers[header::CONTENT_TYPE], "application/json");
+    assert_eq!(answer.body["message"], "slow down");
+}
+
+#[tokio::test]
 async fn a_rejected_body_keeps_the_extractors_explanation() {
     let request = Request::post("/echo")
         .header(header::CONTENT_TYPE, "application/json")
@@ -174,6 +206,68 @@ async fn a_rejected_body_keeps_the_extractors_explanation() {
     assert_eq!(answer.body["error"], "bad-request");
     let message = answer.body["message"].as_str().unwrap();
     assert!(message.contains("JSON"), "{message}");
+}
+
+#[tokio::test]
+async fn security_headers_are_on_every_response_and_hsts_only_over_https() {
+    let expected = [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+        ("content-security-policy", "default-src 'self'"),
+    ];
+    for path in ["/ok", "/nowhere", "/panic"] {
+        let answer = send(get_request(path)).await;
+        for (name, value) in expected {
+            assert_eq!(answer.headers[name], value, "{path} {name}");
+        }
+        assert!(
+            !answer.headers.contains_key("strict-transport-security"),
+            "{path}"
+        );
+    }
+    let https = Options {
+        strict_transport_security: true,
+        ..options()
+    };
+    let answer = send_to(stack_with(&https), get_request("/ok")).await;
+    assert_eq!(
+        answer.headers["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+}
+
+#[tokio::test]
+async fn cors_preflight_is_answered_only_for_listed_origins() {
+    // (configured origins, requesting origin, allowed?)
+    let cases = [
+        (options(), "https://app.example", true),
+        (options(), "https://evil.example", false),
+        (
+            Options {
+                cors_origins: None,
+                ..options()
+            },
+            "https://app.example",
+            false,
+        ),
+    ];
+    for (options, origin, allowed) in cases {
+        let preflight = Request::builder()
+            .method("OPTIONS")
+            .uri("/ok")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .body(Body::empty())
+            .unwrap();
+        let answer = send_to(stack_with(&options), preflight).await;
+        let allowed_origin = answer.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+        assert_eq!(
+            allowed_origin.is_some_and(|value| value == origin),
+            allowed,
+            "{origin}"
+        );
+    }
 }
 
 fn uuid_version(text: &str) -> Option<usize> {
