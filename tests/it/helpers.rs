@@ -1,9 +1,13 @@
 //! `spawn_app`: a real keel on a real TCP port with a database of its own, and a client to talk to it.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use keel_config::{LoadOptions, Override, Vars};
 use sea_orm::{ConnectionTrait, Database};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 /// The database engines the behaviour suite runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,13 +35,67 @@ pub(crate) fn backends() -> Vec<Backend> {
     backends
 }
 
-/// A running app. Dropping it stops nothing explicitly: the server task ends with the test's runtime, and
-/// the temporary folder and database are removed.
+/// A database made for one test: a SQLite file in a temporary folder, or a PostgreSQL database created
+/// on the `TEST_DATABASE_URL` server. Both disappear when this is dropped.
+pub(crate) struct TestDatabase {
+    pub(crate) url: String,
+    _folder: Option<tempfile::TempDir>,
+    _postgres: Option<FreshPostgresDatabase>,
+}
+
+impl TestDatabase {
+    pub(crate) async fn create(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => {
+                let folder = tempfile::tempdir().expect("cannot create a folder for SQLite");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    folder.path().join("keel.sqlite3").display()
+                );
+                TestDatabase {
+                    url,
+                    _folder: Some(folder),
+                    _postgres: None,
+                }
+            }
+            Backend::Postgres => {
+                let database = FreshPostgresDatabase::create().await;
+                TestDatabase {
+                    url: database.url.clone(),
+                    _folder: None,
+                    _postgres: Some(database),
+                }
+            }
+        }
+    }
+
+    /// [`TestDatabase::create`] for tests that are not async (the command line runs its own runtime).
+    pub(crate) fn create_blocking(backend: Backend) -> TestDatabase {
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cannot build a runtime")
+                .block_on(TestDatabase::create(backend))
+        })
+        .join()
+        .expect("creating the test database panicked")
+    }
+
+    pub(crate) async fn connect(&self) -> sea_orm::DatabaseConnection {
+        Database::connect(&self.url)
+            .await
+            .expect("cannot connect to the test database")
+    }
+}
+
+/// A running app. The server task ends with the test's runtime; the instance folder and the database
+/// are removed when this is dropped.
 pub(crate) struct TestApp {
     pub(crate) address: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) database: TestDatabase,
     _instance: tempfile::TempDir,
-    _database: Option<FreshPostgresDatabase>,
 }
 
 impl TestApp {
@@ -48,26 +106,55 @@ impl TestApp {
             .await
             .unwrap_or_else(|error| panic!("GET {path} failed: {error}"))
     }
+
+    /// Polls `path` until it answers `status`, failing the test after `deadline`. Returns the response.
+    pub(crate) async fn eventually_status(
+        &self,
+        path: &str,
+        status: u16,
+        deadline: Duration,
+    ) -> reqwest::Response {
+        let started = tokio::time::Instant::now();
+        let mut poll = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            poll.tick().await;
+            let response = self.get(path).await;
+            if response.status() == status {
+                return response;
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "{path} still answered {} after {deadline:?}, expected {status}",
+                response.status()
+            );
+        }
+    }
 }
 
-/// Starts keel in the testing environment on `127.0.0.1:0` with a fresh database on `backend`.
+/// Starts keel with a fresh database on `backend`.
+pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(TestDatabase::create(backend).await, &[]).await
+}
+
+/// Starts keel in the testing environment on `127.0.0.1:0` with `database` and extra `overrides`.
 ///
 /// The settings come from the real loader, with no process environment variables (tests stay hermetic)
-/// and a few overrides: the port, the static folder and, on PostgreSQL, the database URL.
-pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
+/// and a few overrides: the port, the static folder, the database URL, then `overrides`.
+pub(crate) async fn spawn_app_with(database: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
     let instance = tempfile::tempdir().expect("cannot create the instance folder");
-    let mut overrides = vec![
-        Override::new("server.port", "0"),
-        Override::new("static_files.dir", static_dir().display().to_string()),
-    ];
-    let database = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => {
-            let database = FreshPostgresDatabase::create().await;
-            overrides.push(Override::new("database.url", database.url.clone()));
-            Some(database)
-        }
-    };
+    let overrides: Vec<Override> = [
+        ("server.port", "0".to_owned()),
+        ("static_files.dir", static_dir().display().to_string()),
+        ("database.url", database.url.clone()),
+    ]
+    .into_iter()
+    .map(|(key, value)| Override::new(key, value))
+    .chain(
+        overrides
+            .iter()
+            .map(|(key, value)| Override::new(*key, *value)),
+    )
+    .collect();
     let loaded = keel_config::load(&LoadOptions {
         environment: Some("testing".to_owned()),
         instance_dir: Some(instance.path().to_path_buf()),
@@ -75,12 +162,12 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
         vars: Vars::default(),
         overrides,
     })
-    .expect("the test settings are valid");
+    .unwrap_or_else(|error| panic!("the test settings are invalid: {error}"));
 
     let app = keel_app_factory::create_app(&loaded.settings)
         .await
-        .expect("the app starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap_or_else(|error| panic!("the app does not start: {error}"));
+    let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("cannot bind a port");
     let address = format!("http://{}", listener.local_addr().expect("bound address"));
@@ -89,14 +176,57 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
+        database,
         _instance: instance,
-        _database: database,
     }
 }
 
 /// `web/static` of this checkout, whatever the test's working directory.
 pub(crate) fn static_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web/static")
+}
+
+/// A TCP forwarder the test can cut and restore, to simulate a database outage without touching the
+/// database server. While cut, live connections are closed and new ones are closed as soon as accepted.
+pub(crate) struct TcpProxy {
+    pub(crate) address: SocketAddr,
+    open: watch::Sender<bool>,
+}
+
+impl TcpProxy {
+    pub(crate) async fn start(upstream: SocketAddr) -> TcpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("cannot bind the proxy");
+        let address = listener.local_addr().expect("proxy address");
+        let (open, watching) = watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !*watching.borrow() {
+                    continue; // Dropping the socket closes it: the outage.
+                }
+                let mut cut = watching.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|open| !*open) => {}
+                    }
+                });
+            }
+        });
+        TcpProxy { address, open }
+    }
+
+    pub(crate) fn cut(&self) {
+        self.open.send_replace(false);
+    }
+
+    pub(crate) fn restore(&self) {
+        self.open.send_replace(true);
+    }
 }
 
 /// A PostgreSQL database made for one test and dropped after it.

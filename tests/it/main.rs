@@ -9,5 +9,6 @@
 
 mod cli;
 mod crate_graph;
+mod database;
 mod helpers;
 mod routes;

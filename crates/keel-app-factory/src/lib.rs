@@ -34,14 +34,23 @@ pub enum Error {
     Database(#[from] keel_ext_db::Error),
     #[error(transparent)]
     StaticFiles(#[from] keel_blueprint_main::MainError),
+    #[error(
+        "{} migration(s) are pending ({}): run `keel migrate up`, then start again ({} applies migrations only with database.auto_migrate)",
+        .pending.len(), .pending.join(", "), .environment
+    )]
+    PendingMigrations {
+        pending: Vec<String>,
+        environment: keel_config::Environment,
+    },
     #[error("app.name {0:?} cannot be sent in the X-App header; use printable ASCII characters")]
     AppNameNotAHeader(String),
     #[error("{0} cannot be sent as an HTTP header; use printable ASCII characters")]
     NotAHeader(&'static str),
 }
 
-/// Connects the database (migrating it when `database.auto_migrate` is on), scans the static folder and
-/// assembles the router with its middleware.
+/// Connects the database (retrying for `database.startup_timeout_secs`, and migrating it when
+/// `database.auto_migrate` is on; staging and production refuse to start with pending migrations), scans
+/// the static folder and assembles the router with its middleware.
 pub async fn create_app(settings: &Settings) -> Result<App, Error> {
     let app_header = HeaderValue::from_str(&settings.app.name)
         .map_err(|_| Error::AppNameNotAHeader(settings.app.name.clone()))?;
@@ -49,9 +58,24 @@ pub async fn create_app(settings: &Settings) -> Result<App, Error> {
     let static_dir = Path::new(&settings.static_files.dir);
     let assets = StaticAssets::scan(static_dir)?;
 
-    let db = Db::connect(&settings.database).await?;
+    let db = Db::connect_with_retry(&settings.database).await?;
     if settings.database.auto_migrate {
         db.migrate_up().await?;
+    } else {
+        // Serving a schema older than the code expects fails in confusing ways later; refuse now instead.
+        let pending = db.pending_migrations().await?;
+        if !pending.is_empty() {
+            if !settings.app.env.is_local() {
+                return Err(Error::PendingMigrations {
+                    pending,
+                    environment: settings.app.env,
+                });
+            }
+            tracing::warn!(
+                pending = pending.join(", "),
+                "migrations are pending and database.auto_migrate is off: run `keel migrate up`"
+            );
+        }
     }
 
     let state = AppState::new(settings, db, assets);

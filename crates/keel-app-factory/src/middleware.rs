@@ -16,8 +16,9 @@
 //! 9. the routes.
 //!
 //! Invariant: a handler that fails returns an [`ErrorReport`] (directly or through its blueprint's error
-//! type). Layer 4 re-renders any other error response from its status alone, so nothing a handler or a
-//! library wrote into an error body can reach the client unreviewed.
+//! type), or marks a body written for clients with [`PublicErrorBody`]. Layer 4 re-renders any other
+//! error response from its status alone, so nothing a handler or a library wrote into an error body can
+//! reach the client unreviewed.
 
 use std::any::Any;
 use std::time::Duration;
@@ -29,7 +30,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use keel_config::{Settings, UrlScheme};
-use keel_http::{ErrorReport, REQUEST_ID_HEADER, RequestId};
+use keel_http::{ErrorReport, PublicErrorBody, REQUEST_ID_HEADER, RequestId};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -193,7 +194,8 @@ async fn render_errors(
         .unwrap_or_else(RequestId::generate);
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    let is_error = status.is_client_error() || status.is_server_error();
+    if !is_error || response.extensions().get::<PublicErrorBody>().is_some() {
         return response;
     }
     // Headers set below (CORS, `Retry-After`, `WWW-Authenticate`, …) survive the re-rendering; only the

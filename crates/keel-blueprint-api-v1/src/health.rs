@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keel_ext_db::Db;
+use keel_http::PublicErrorBody;
 use serde::Serialize;
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -64,7 +65,10 @@ pub(crate) async fn readiness_show(State(db): State<Db>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(report)).into_response()
+    let mut response = (status, Json(report)).into_response();
+    // The per-check report is the point of a 503 here, and it was written to hold nothing internal.
+    response.extensions_mut().insert(PublicErrorBody);
+    response
 }
 
 /// What a client may learn about a failed ping: the kind of failure, never the driver's message (which can

@@ -24,15 +24,17 @@ struct Harness {
 
 async fn harness() -> Harness {
     let folder = tempfile::tempdir().unwrap();
-    let settings = keel_config::DatabaseSettings {
-        url: keel_config::ConnectionUrl::new(format!(
-            "sqlite://{}?mode=rwc",
-            folder.path().join("api.sqlite3").display()
-        )),
-        max_connections: 2,
-        connect_timeout_secs: 5,
-        auto_migrate: false,
+    // The testing profile's database settings, from the real loader, pointed at a throwaway file.
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        folder.path().join("api.sqlite3").display()
+    );
+    let options = keel_config::LoadOptions {
+        environment: Some("testing".to_owned()),
+        overrides: vec![keel_config::Override::new("database.url", url)],
+        ..keel_config::LoadOptions::default()
     };
+    let settings = keel_config::load(&options).unwrap().settings.database;
     let db = Db::connect(&settings).await.unwrap();
     let state = TestState {
         db: db.clone(),

@@ -18,8 +18,8 @@ pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, load};
 pub use crate::provenance::{COMMON_KEYS, Entry, Provenance};
 pub use crate::secret::{ConnectionUrl, Secret, mask};
 pub use crate::settings::{
-    AppSettings, DatabaseSettings, LogFormat, SecuritySettings, ServerSettings, Settings,
-    StaticFilesSettings, TelemetrySettings, UrlScheme,
+    AppSettings, DatabaseSettings, LogFormat, STATEMENT_LOG_LEVELS, SecuritySettings,
+    ServerSettings, Settings, StaticFilesSettings, TelemetrySettings, UrlScheme,
 };
 pub use crate::vars::{Override, Vars};
 

@@ -91,8 +91,20 @@ impl TryFrom<String> for UrlScheme {
 pub struct DatabaseSettings {
     /// `sqlite://…` or `postgres://…`. Defaults to a SQLite file in the instance folder.
     pub url: ConnectionUrl,
+    /// The pool keeps at least this many connections open.
+    pub min_connections: u32,
     pub max_connections: u32,
+    /// How long opening one connection may take.
     pub connect_timeout_secs: u64,
+    /// How long a query waits for a free connection before failing (so requests never hang on the pool).
+    pub acquire_timeout_secs: u64,
+    /// How long an unused connection stays open.
+    pub idle_timeout_secs: u64,
+    /// At start-up, how long keel keeps retrying an unreachable database before giving up.
+    pub startup_timeout_secs: u64,
+    /// The level at which every SQL statement is logged (`off`, `error`, … `trace`), under the `sqlx`
+    /// target, which the default log filter keeps at `warn`.
+    pub log_statements: String,
     /// Apply pending migrations when `serve` starts (development and testing).
     pub auto_migrate: bool,
 }
@@ -100,6 +112,18 @@ pub struct DatabaseSettings {
 impl DatabaseSettings {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs)
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.acquire_timeout_secs)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    pub fn startup_timeout(&self) -> Duration {
+        Duration::from_secs(self.startup_timeout_secs)
     }
 }
 
@@ -154,6 +178,9 @@ pub(crate) const SECTIONS: [&str; 6] = [
 pub(crate) fn is_secret(key: &str) -> bool {
     matches!(key, "security.secret_key" | "database.url")
 }
+
+/// The levels `database.log_statements` accepts.
+pub const STATEMENT_LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
 /// The levels a log filter directive may name.
 const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
@@ -266,10 +293,33 @@ impl Section for DatabaseSettings {
         if self.max_connections == 0 {
             problems.push(("database.max_connections", "must be at least 1".to_owned()));
         }
-        if self.connect_timeout_secs == 0 {
+        for (key, seconds) in [
+            ("database.connect_timeout_secs", self.connect_timeout_secs),
+            ("database.acquire_timeout_secs", self.acquire_timeout_secs),
+            ("database.idle_timeout_secs", self.idle_timeout_secs),
+        ] {
+            if seconds == 0 {
+                problems.push((key, "must be at least 1 second".to_owned()));
+            }
+        }
+        // With a maximum of 0 the maximum is the problem, already reported above.
+        if self.max_connections > 0 && self.min_connections > self.max_connections {
             problems.push((
-                "database.connect_timeout_secs",
-                "must be at least 1 second".to_owned(),
+                "database.min_connections",
+                format!(
+                    "is {}, more than database.max_connections ({}): lower it or raise the maximum",
+                    self.min_connections, self.max_connections
+                ),
+            ));
+        }
+        if !STATEMENT_LOG_LEVELS.contains(&self.log_statements.as_str()) {
+            problems.push((
+                "database.log_statements",
+                format!(
+                    "is {:?}: use one of {}",
+                    self.log_statements,
+                    STATEMENT_LOG_LEVELS.join(", ")
+                ),
             ));
         }
         if !matches!(

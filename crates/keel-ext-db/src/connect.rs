@@ -41,11 +41,13 @@ pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
 
     let mut options = ConnectOptions::new(url.to_owned());
     options
+        .min_connections(settings.min_connections)
         .max_connections(settings.max_connections)
         .connect_timeout(settings.connect_timeout())
-        .acquire_timeout(settings.connect_timeout())
-        // Statements are traced by sqlx at its own level; the log filter keeps them quiet by default.
-        .sqlx_logging(true)
+        .acquire_timeout(settings.acquire_timeout())
+        .idle_timeout(settings.idle_timeout())
+        .sqlx_logging(settings.log_statements != "off")
+        .sqlx_logging_level(statement_log_level(&settings.log_statements))
         .map_sqlx_sqlite_opts(|sqlite| {
             // WAL lets readers work while one connection writes; foreign keys are off in SQLite by default.
             sqlite
@@ -53,8 +55,14 @@ pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
         });
-    let connection = Database::connect(options)
+    // sqlx keeps retrying a refused connection until its acquire timeout; one attempt here is bounded by
+    // the connect timeout instead, so start-up retries (see `retry.rs`) are paced by keel.
+    let connection = tokio::time::timeout(settings.connect_timeout(), Database::connect(options))
         .await
+        .map_err(|_elapsed| Error::ConnectTimeout {
+            url: settings.url.masked(),
+            timeout: settings.connect_timeout(),
+        })?
         .map_err(|source| Error::Connect {
             url: settings.url.masked(),
             source,
@@ -63,6 +71,18 @@ pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
         connection,
         backend,
     })
+}
+
+/// `database.log_statements` as the `log` level sqlx uses (the value was validated by `keel-config`).
+fn statement_log_level(level: &str) -> log::LevelFilter {
+    match level {
+        "error" => log::LevelFilter::Error,
+        "warn" => log::LevelFilter::Warn,
+        "info" => log::LevelFilter::Info,
+        "trace" => log::LevelFilter::Trace,
+        "off" => log::LevelFilter::Off,
+        _ => log::LevelFilter::Debug,
+    }
 }
 
 /// SQLite creates the file (with `mode=rwc`) but not its folder, e.g. a fresh clone's `instance/`.

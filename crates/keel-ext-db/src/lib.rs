@@ -1,17 +1,27 @@
 //! The database extension: one sea-orm connection pool for the app, SQLite or PostgreSQL by URL.
 //!
-//! This crate knows nothing about HTTP or routes: it connects, pings, and applies migrations. Blueprints
-//! receive a [`Db`] through their state and decide what a failure means for their clients.
+//! This crate knows nothing about HTTP or routes: it connects (retrying at start-up), pings, runs
+//! migrations and holds the entities. Blueprints receive a [`Db`] through their state and decide what a
+//! failure means for their clients.
 
 mod connect;
+pub mod entities;
+mod retry;
 
 use std::time::Duration;
 
 use keel_migrations::Migrator;
 use sea_orm::{DatabaseConnection, DbErr};
-use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 pub use crate::connect::Backend;
+
+/// One migration and whether it has been applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    pub name: String,
+    pub applied: bool,
+}
 
 /// How long a readiness ping may take before the database counts as unavailable.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -39,6 +49,22 @@ pub enum Error {
         #[source]
         source: DbErr,
     },
+    #[error(
+        "cannot connect to the database at {url} within {timeout:?} (database.connect_timeout_secs)"
+    )]
+    ConnectTimeout { url: String, timeout: Duration },
+    #[error(
+        "the database at {url} was still unreachable after {attempts} attempts over {waited_secs} s (database.startup_timeout_secs)"
+    )]
+    Unreachable {
+        /// The URL with its password masked.
+        url: String,
+        attempts: u32,
+        waited_secs: u64,
+        /// The last attempt's error; error chains print it after this one.
+        #[source]
+        last: Box<Error>,
+    },
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
     #[error("the database query failed: {0}")]
@@ -51,6 +77,12 @@ impl Db {
     /// Opens the pool described by `settings` and checks that the database answers.
     pub async fn connect(settings: &keel_config::DatabaseSettings) -> Result<Db, Error> {
         connect::open(settings).await
+    }
+
+    /// Like [`Db::connect`], but keeps retrying with backoff for `database.startup_timeout_secs`, logging
+    /// each failed attempt, because a database started next to the app is often not ready yet.
+    pub async fn connect_with_retry(settings: &keel_config::DatabaseSettings) -> Result<Db, Error> {
+        retry::connect(settings).await
     }
 
     /// The pool, for queries.
@@ -77,6 +109,34 @@ impl Db {
             .map_err(Error::Migration)
     }
 
+    /// Reverts the last `steps` applied migrations, newest first.
+    pub async fn migrate_down(&self, steps: u32) -> Result<(), Error> {
+        Migrator::down(&self.connection, Some(steps))
+            .await
+            .map_err(Error::Migration)
+    }
+
+    /// Drops every table of the database (not only keel's) and applies all migrations again.
+    pub async fn migrate_fresh(&self) -> Result<(), Error> {
+        Migrator::fresh(&self.connection)
+            .await
+            .map_err(Error::Migration)
+    }
+
+    /// Every migration, oldest first, with whether it has been applied.
+    pub async fn migrations(&self) -> Result<Vec<MigrationState>, Error> {
+        let migrations = Migrator::get_migration_with_status(&self.connection)
+            .await
+            .map_err(Error::Migration)?;
+        Ok(migrations
+            .iter()
+            .map(|migration| MigrationState {
+                name: migration.name().to_owned(),
+                applied: migration.status() == MigrationStatus::Applied,
+            })
+            .collect())
+    }
+
     /// The names of migrations not yet applied, oldest first.
     pub async fn pending_migrations(&self) -> Result<Vec<String>, Error> {
         let pending = Migrator::get_pending_migrations(&self.connection)
@@ -98,16 +158,26 @@ impl Db {
 mod tests {
     use super::*;
 
+    /// The testing profile's database settings with `url`, from the real loader so defaults stay in
+    /// the profile files.
+    fn settings_for(url: &str) -> keel_config::DatabaseSettings {
+        let options = keel_config::LoadOptions {
+            environment: Some("testing".to_owned()),
+            overrides: vec![
+                keel_config::Override::new("database.url", url),
+                keel_config::Override::new("database.startup_timeout_secs", "3"),
+                keel_config::Override::new("database.connect_timeout_secs", "1"),
+            ],
+            ..keel_config::LoadOptions::default()
+        };
+        keel_config::load(&options).unwrap().settings.database
+    }
+
     fn sqlite_settings(folder: &std::path::Path) -> keel_config::DatabaseSettings {
-        keel_config::DatabaseSettings {
-            url: keel_config::ConnectionUrl::new(format!(
-                "sqlite://{}?mode=rwc",
-                folder.join("nested/keel.sqlite3").display()
-            )),
-            max_connections: 2,
-            connect_timeout_secs: 5,
-            auto_migrate: true,
-        }
+        settings_for(&format!(
+            "sqlite://{}?mode=rwc",
+            folder.join("nested/keel.sqlite3").display()
+        ))
     }
 
     #[tokio::test]
@@ -127,5 +197,27 @@ mod tests {
         db.ping().await.unwrap();
         assert!(folder.path().join("nested/keel.sqlite3").exists());
         db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_retried_until_the_deadline_then_named_with_its_password_masked()
+     {
+        // Port 1 on the loopback interface refuses connections at once.
+        let settings = settings_for("postgres://keel:hunter2-canary@127.0.0.1:1/keel");
+        let error = Db::connect_with_retry(&settings).await.unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("the database at postgres://keel:***"),
+            "{message}"
+        );
+        assert!(
+            message.contains("@127.0.0.1:1/keel was still unreachable after "),
+            "{message}"
+        );
+        assert!(!message.contains("hunter2"), "{message}");
+        let Error::Unreachable { attempts, .. } = error else {
+            panic!("expected Unreachable, got {error:?}");
+        };
+        assert!(attempts >= 2, "retried only {attempts} time(s)");
     }
 }

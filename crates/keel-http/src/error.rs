@@ -21,6 +21,12 @@ pub struct ErrorReport {
     pub message: Cow<'static, str>,
 }
 
+/// Marks an error response whose body was written for clients on purpose (e.g. the readiness report), so
+/// the app factory passes it through instead of re-rendering it as an [`ErrorReport`]. Insert it in the
+/// response's extensions only for bodies that hold nothing internal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicErrorBody;
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,

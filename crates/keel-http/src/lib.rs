@@ -6,5 +6,5 @@
 mod error;
 mod request_id;
 
-pub use crate::error::ErrorReport;
+pub use crate::error::{ErrorReport, PublicErrorBody};
 pub use crate::request_id::{REQUEST_ID_HEADER, RequestId};

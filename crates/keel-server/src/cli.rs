@@ -31,6 +31,9 @@ pub(crate) enum Command {
     Serve,
     /// Validate the configuration (every problem at once), then reach the database and report each check.
     Check,
+    /// Apply, revert or list database migrations.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
     /// Print the settings, with secrets masked.
     ShowConfig(ShowConfigOptions),
     /// Print a greeting: the smallest custom command, to copy when adding your own.
@@ -38,6 +41,26 @@ pub(crate) enum Command {
         /// Who to greet.
         #[arg(default_value = "world")]
         name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub(crate) enum MigrateCommand {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the newest applied migrations.
+    Down {
+        /// How many to revert.
+        #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        steps: u32,
+    },
+    /// List applied and pending migrations.
+    Status,
+    /// Drop every table of the database and apply all migrations again.
+    Fresh {
+        /// Allow it in production, where it would destroy real data.
+        #[arg(long)]
+        force: bool,
     },
 }
 

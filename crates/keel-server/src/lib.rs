@@ -7,6 +7,7 @@
 
 mod check;
 mod cli;
+mod migrate;
 mod serve;
 mod show_config;
 
@@ -24,6 +25,9 @@ pub const EXIT_SUCCESS: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for a command line that cannot be parsed (clap's convention).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code when the database stays unreachable past `database.startup_timeout_secs` (`EX_UNAVAILABLE`
+/// from sysexits.h): an orchestrator may retry later, unlike for a configuration error.
+pub const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit code for a configuration error (`EX_CONFIG` from BSD's sysexits.h), distinct from other failures
 /// so that deploy scripts can tell "fix the settings" from "the service broke".
 pub const EXIT_CONFIG: u8 = 78;
@@ -83,10 +87,35 @@ impl Failure {
 
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
+        // The app factory's database errors are transparent, so look at it and at the bare database error
+        // (commands other than `serve` connect directly).
+        let unreachable = error.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<keel_ext_db::Error>(),
+                Some(keel_ext_db::Error::Unreachable { .. })
+            ) || matches!(
+                cause.downcast_ref::<keel_app_factory::Error>(),
+                Some(keel_app_factory::Error::Database(
+                    keel_ext_db::Error::Unreachable { .. }
+                ))
+            )
+        });
+        let refused = error.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<keel_app_factory::Error>(),
+                Some(keel_app_factory::Error::PendingMigrations { .. })
+            )
+        });
         // `{:#}` prints the whole chain of causes on one line.
         Failure {
             message: format!("{error:#}"),
-            exit_code: EXIT_FAILURE,
+            exit_code: if unreachable {
+                EXIT_UNAVAILABLE
+            } else if refused {
+                EXIT_CONFIG
+            } else {
+                EXIT_FAILURE
+            },
         }
     }
 }
@@ -130,6 +159,13 @@ fn execute(command: Command, loaded: Loaded, out: &mut dyn Write) -> Result<(), 
                 }),
             }
         }
+        Command::Migrate(command) => {
+            install_telemetry(&loaded)?;
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
+            let report = runtime.block_on(migrate::run(command, &loaded.settings))?;
+            write_output(out, &report)
+        }
         Command::ShowConfig(options) => write_output(out, &show_config::render(&loaded, &options)),
         Command::Hello { name } => {
             let greeting = format!(
@@ -151,8 +187,9 @@ fn write_output(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 fn install_telemetry(loaded: &Loaded) -> Result<(), Failure> {
     let subscriber =
         keel_ext_telemetry::subscriber(&loaded.settings.telemetry).map_err(Failure::config)?;
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|error| anyhow::anyhow!("cannot install the log subscriber: {error}"))?;
+    // This fails only when a subscriber is already installed, which happens when `run` is called more
+    // than once in one process (the black-box tests do); the first one keeps serving.
+    let _ = tracing::subscriber::set_global_default(subscriber);
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }

@@ -1,0 +1,48 @@
+//! Start-up connection with retries: exponential backoff, one log line per failed attempt, and one clear
+//! error when the deadline (`database.startup_timeout_secs`) has passed.
+
+use std::time::Duration;
+
+use keel_config::DatabaseSettings;
+use tokio::time::Instant;
+
+use crate::{Db, Error};
+
+/// The first pause between attempts; each pause doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+pub(crate) async fn connect(settings: &DatabaseSettings) -> Result<Db, Error> {
+    let deadline = Instant::now() + settings.startup_timeout();
+    let started = Instant::now();
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let error = match Db::connect(settings).await {
+            Ok(db) => return Ok(db),
+            // A folder that cannot be created will not appear by waiting.
+            Err(error @ Error::CreateFolder { .. }) => return Err(error),
+            Err(error) => error,
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Error::Unreachable {
+                url: settings.url.masked(),
+                attempts,
+                waited_secs: now.duration_since(started).as_secs(),
+                last: Box::new(error),
+            });
+        }
+        let pause = backoff.min(deadline - now);
+        tracing::warn!(
+            attempt = attempts,
+            retry_in_ms = pause.as_millis(),
+            error = %error,
+            "database not reachable yet; retrying"
+        );
+        // Waiting between attempts is the point of a backoff; the deadline above bounds it.
+        tokio::time::sleep(pause).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

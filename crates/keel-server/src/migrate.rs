@@ -1,0 +1,74 @@
+//! `keel migrate up | down [N] | status | fresh [--force]`: the database schema, explicitly.
+//!
+//! Development and testing migrate on start (`database.auto_migrate`); staging and production run
+//! `keel migrate up` as a release step, and `serve` refuses to start while migrations are pending.
+
+use anyhow::Context;
+use keel_config::{Environment, Settings};
+use keel_ext_db::Db;
+
+use crate::cli::MigrateCommand;
+
+/// Runs `command` and returns the report to print.
+pub(crate) async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<String> {
+    if let MigrateCommand::Fresh { force: false } = command
+        && settings.app.env == Environment::Production
+    {
+        anyhow::bail!(
+            "migrate fresh drops every table, and this is production: add --force if that is really what you want"
+        );
+    }
+    let db = Db::connect_with_retry(&settings.database)
+        .await
+        .context("cannot reach the database")?;
+    let database = settings.database.url.masked();
+    let report = match command {
+        MigrateCommand::Up => {
+            let pending = db.pending_migrations().await?;
+            db.migrate_up().await?;
+            match pending.len() {
+                0 => format!("{database}: nothing to apply, the schema is up to date\n"),
+                count => format!("{database}: applied {count}: {}\n", pending.join(", ")),
+            }
+        }
+        MigrateCommand::Down { steps } => {
+            let applied: Vec<String> = db
+                .migrations()
+                .await?
+                .into_iter()
+                .filter(|migration| migration.applied)
+                .map(|migration| migration.name)
+                .collect();
+            db.migrate_down(steps).await?;
+            let reverted: Vec<&str> = applied
+                .iter()
+                .rev()
+                .take(steps as usize)
+                .map(String::as_str)
+                .collect();
+            match reverted.len() {
+                0 => format!("{database}: nothing to revert\n"),
+                count => format!("{database}: reverted {count}: {}\n", reverted.join(", ")),
+            }
+        }
+        MigrateCommand::Status => {
+            let migrations = db.migrations().await?;
+            let mut text = format!("{database}\n");
+            for migration in &migrations {
+                let state = if migration.applied {
+                    "applied"
+                } else {
+                    "pending"
+                };
+                text.push_str(&format!("{state:<8} {}\n", migration.name));
+            }
+            text
+        }
+        MigrateCommand::Fresh { .. } => {
+            db.migrate_fresh().await?;
+            format!("{database}: dropped every table and applied all migrations\n")
+        }
+    };
+    db.close().await?;
+    Ok(report)
+}

@@ -1,0 +1,273 @@
+//! The database layer through the public surface: migrations from the command line, the schema they
+//! build, start-up behaviour, and outage and recovery of a running app.
+
+use std::time::Duration;
+
+use keel_config::Vars;
+use keel_ext_db::entities::{feature_flag, flag_audit};
+use keel_server::{EXIT_CONFIG, EXIT_FAILURE, EXIT_SUCCESS, EXIT_UNAVAILABLE};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, Statement};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, TcpProxy, TestDatabase, backends, spawn_app, spawn_app_with, static_dir,
+};
+
+const SECRET_KEY: &str = "a-test-secret-key-that-is-long-enough-0123456789";
+
+/// Runs `keel` in-process with `vars`; returns (exit code, stdout, stderr).
+fn keel(args: &[&str], vars: &[(&str, &str)]) -> (u8, String, String) {
+    let instance = tempfile::tempdir().unwrap();
+    let instance_arg = format!("--instance-dir={}", instance.path().display());
+    let static_arg = format!("--set=static_files.dir={}", static_dir().display());
+    let argv = ["keel", &instance_arg, &static_arg]
+        .into_iter()
+        .chain(args.iter().copied());
+    let vars: Vars = vars.iter().copied().collect();
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let code = keel_server::run(argv, vars, &mut stdout, &mut stderr);
+    (
+        code,
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+#[test]
+fn migrations_go_up_down_and_up_again_from_the_command_line() {
+    for backend in backends() {
+        let database = TestDatabase::create_blocking(backend);
+        let vars = [("DATABASE_URL", database.url.as_str())];
+        let masked = keel_config::ConnectionUrl::new(database.url.clone()).masked();
+        let status = |lines: &[&str]| {
+            format!(
+                "{masked}\n{}",
+                lines
+                    .iter()
+                    .map(|line| format!("{line}\n"))
+                    .collect::<String>()
+            )
+        };
+        // (command, expected standard output)
+        let steps: Vec<(&[&str], String)> = vec![
+            (
+                &["migrate", "status"],
+                status(&[
+                    "pending  m20261123_000001_create_feature_flags",
+                    "pending  m20261123_000002_create_flag_audit",
+                ]),
+            ),
+            (
+                &["migrate", "up"],
+                format!(
+                    "{masked}: applied 2: m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit\n"
+                ),
+            ),
+            (
+                &["migrate", "up"],
+                format!("{masked}: nothing to apply, the schema is up to date\n"),
+            ),
+            (
+                &["migrate", "down"],
+                format!("{masked}: reverted 1: m20261123_000002_create_flag_audit\n"),
+            ),
+            (
+                &["migrate", "status"],
+                status(&[
+                    "applied  m20261123_000001_create_feature_flags",
+                    "pending  m20261123_000002_create_flag_audit",
+                ]),
+            ),
+            (
+                &["migrate", "down", "5"],
+                format!("{masked}: reverted 1: m20261123_000001_create_feature_flags\n"),
+            ),
+            (
+                &["migrate", "up"],
+                format!(
+                    "{masked}: applied 2: m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit\n"
+                ),
+            ),
+            (
+                &["migrate", "fresh"],
+                format!("{masked}: dropped every table and applied all migrations\n"),
+            ),
+        ];
+        for (args, expected) in steps {
+            let (code, stdout, stderr) = keel(args, &vars);
+            assert_eq!(
+                (code, stdout),
+                (EXIT_SUCCESS, expected),
+                "{backend:?} {args:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn migrate_fresh_refuses_production_unless_forced() {
+    let database = TestDatabase::create_blocking(Backend::Sqlite);
+    let vars = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("SECRET_KEY", SECRET_KEY),
+    ];
+    let (code, _, stderr) = keel(&["--env", "prod", "migrate", "fresh"], &vars);
+    assert_eq!(code, EXIT_FAILURE);
+    assert_eq!(
+        stderr,
+        "keel: migrate fresh drops every table, and this is production: add --force if that is really what you want\n"
+    );
+    let (code, _, stderr) = keel(&["--env", "prod", "migrate", "fresh", "--force"], &vars);
+    assert_eq!(code, EXIT_SUCCESS, "{stderr}");
+}
+
+#[test]
+fn staging_refuses_to_serve_while_migrations_are_pending() {
+    let database = TestDatabase::create_blocking(Backend::Sqlite);
+    let vars = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("SECRET_KEY", SECRET_KEY),
+    ];
+    let (code, _, stderr) = keel(&["--env", "staging", "serve"], &vars);
+    assert_eq!(code, EXIT_CONFIG);
+    assert_eq!(
+        stderr,
+        "keel: cannot start the app: 2 migration(s) are pending (m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit): run `keel migrate up`, then start again (staging applies migrations only with database.auto_migrate)\n"
+    );
+}
+
+#[test]
+fn an_unreachable_database_at_start_up_exits_69_after_the_deadline_with_the_url_masked() {
+    let vars = [
+        (
+            "DATABASE_URL",
+            "postgres://keel:canary-password@127.0.0.1:1/keel",
+        ),
+        ("APP_DATABASE__STARTUP_TIMEOUT_SECS", "2"),
+        ("APP_DATABASE__CONNECT_TIMEOUT_SECS", "1"),
+    ];
+    let (code, _, stderr) = keel(&["--env", "test", "serve"], &vars);
+    assert_eq!(code, EXIT_UNAVAILABLE, "{stderr}");
+    assert!(
+        stderr.starts_with("keel: cannot start the app: the database at postgres://keel:***"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("was still unreachable after "), "{stderr}");
+    assert!(!stderr.contains("canary-password"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[tokio::test]
+async fn the_schema_enforces_unique_flag_names_the_rollout_range_and_indexes_the_audit() {
+    for backend in backends() {
+        let app = spawn_app(backend).await;
+        let db = app.database.connect().await;
+        let flag = |name: &str, rollout_percent: i16| feature_flag::ActiveModel {
+            name: Set(name.to_owned()),
+            enabled: Set(true),
+            rollout_percent: Set(rollout_percent),
+            salt: Set("salt".to_owned()),
+            description: Set("a test flag".to_owned()),
+            ..Default::default()
+        };
+        let saved = flag("signup_v2", 25).insert(&db).await.unwrap();
+        assert_eq!(
+            (saved.name.as_str(), saved.rollout_percent, saved.owner),
+            ("signup_v2", 25, None)
+        );
+        assert!(
+            flag("signup_v2", 50).insert(&db).await.is_err(),
+            "{backend:?}: duplicate name accepted"
+        );
+        assert!(
+            flag("too_far", 101).insert(&db).await.is_err(),
+            "{backend:?}: rollout 101 accepted"
+        );
+        assert!(
+            flag("negative", -1).insert(&db).await.is_err(),
+            "{backend:?}: rollout -1 accepted"
+        );
+
+        let audit = flag_audit::ActiveModel {
+            flag_name: Set("signup_v2".to_owned()),
+            actor: Set("test".to_owned()),
+            old_value: Set(None),
+            new_value: Set(r#"{"enabled":true}"#.to_owned()),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        assert_eq!(audit.flag_name, "signup_v2");
+
+        let index_query = match backend {
+            Backend::Sqlite => {
+                "SELECT name AS index_name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flag_audit'"
+            }
+            Backend::Postgres => {
+                "SELECT indexname AS index_name FROM pg_indexes WHERE tablename = 'flag_audit'"
+            }
+        };
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                index_query,
+            ))
+            .await
+            .unwrap();
+        let indexes: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get("", "index_name").unwrap())
+            .collect();
+        assert!(
+            indexes
+                .iter()
+                .any(|name| name == "idx_flag_audit_flag_name_at"),
+            "{backend:?}: {indexes:?}"
+        );
+        db.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn readiness_follows_a_database_outage_and_recovers_without_a_restart() {
+    // Only a networked database can be cut; SQLite is a file.
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let upstream_url = url::Url::parse(&database.url).unwrap();
+    let upstream = tokio::net::lookup_host((
+        upstream_url.host_str().unwrap(),
+        upstream_url.port().unwrap_or(5432),
+    ))
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let proxy = TcpProxy::start(upstream).await;
+    let mut through_proxy = upstream_url.clone();
+    through_proxy.set_ip_host(proxy.address.ip()).unwrap();
+    through_proxy.set_port(Some(proxy.address.port())).unwrap();
+    let app = spawn_app_with(database, &[("database.url", through_proxy.as_str())]).await;
+
+    app.eventually_status("/api/v1/ready", 200, Duration::from_secs(5))
+        .await;
+    proxy.cut();
+    let body: Value = app
+        .eventually_status("/api/v1/ready", 503, Duration::from_secs(10))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["checks"]["database"]["status"], "unavailable");
+    assert_eq!(body["checks"]["database"]["backend"], "postgres");
+    // Liveness does not depend on the database, so an orchestrator does not restart the app.
+    let health: Value = app.get("/api/v1/health").await.json().await.unwrap();
+    assert_eq!(health, json!({"status": "ok"}));
+
+    proxy.restore();
+    app.eventually_status("/api/v1/ready", 200, Duration::from_secs(15))
+        .await;
+}
