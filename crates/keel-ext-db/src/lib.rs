@@ -220,4 +220,33 @@ mod tests {
         };
         assert!(attempts >= 2, "retried only {attempts} time(s)");
     }
+
+    #[tokio::test]
+    async fn sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout() {
+        use sea_orm::{ConnectionTrait, Statement};
+
+        let folder = tempfile::tempdir().unwrap();
+        let db = Db::connect(&sqlite_settings(folder.path())).await.unwrap();
+        // (pragma, the column it answers in, expected value); every pooled connection gets these options.
+        let cases = [
+            ("journal_mode", "journal_mode", "wal"),
+            ("foreign_keys", "foreign_keys", "1"),
+            ("busy_timeout", "timeout", "5000"),
+        ];
+        for (pragma, column, expected) in cases {
+            let statement = Statement::from_string(
+                db.connection().get_database_backend(),
+                format!("SELECT CAST(\"{column}\" AS TEXT) AS value FROM pragma_{pragma}"),
+            );
+            let row = db
+                .connection()
+                .query_one_raw(statement)
+                .await
+                .unwrap()
+                .unwrap();
+            let value: String = row.try_get("", "value").unwrap();
+            assert_eq!(value, expected, "PRAGMA {pragma}");
+        }
+        db.close().await.unwrap();
+    }
 }
