@@ -164,7 +164,7 @@ pub(crate) async fn spawn_app_with(database: TestDatabase, overrides: &[(&str, &
     })
     .unwrap_or_else(|error| panic!("the test settings are invalid: {error}"));
 
-    let app = keel_app_factory::create_app(&loaded.settings)
+    let app = keel_app_factory::create_app_with(&loaded, keel_tests::test_routes())
         .await
         .unwrap_or_else(|error| panic!("the app does not start: {error}"));
     let listener = TcpListener::bind("127.0.0.1:0")

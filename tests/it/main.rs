@@ -11,4 +11,5 @@ mod cli;
 mod crate_graph;
 mod database;
 mod helpers;
+mod process;
 mod routes;

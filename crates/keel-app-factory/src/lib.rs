@@ -13,7 +13,7 @@ use std::path::Path;
 use axum::Router;
 use axum::http::HeaderValue;
 use keel_blueprint_main::{STATIC_URL_PREFIX, StaticAssets};
-use keel_config::Settings;
+use keel_config::Loaded;
 use keel_ext_db::Db;
 use keel_http::ErrorReport;
 use tower_http::services::ServeDir;
@@ -51,7 +51,18 @@ pub enum Error {
 /// Connects the database (retrying for `database.startup_timeout_secs`, and migrating it when
 /// `database.auto_migrate` is on; staging and production refuse to start with pending migrations), scans
 /// the static folder and assembles the router with its middleware.
-pub async fn create_app(settings: &Settings) -> Result<App, Error> {
+pub async fn create_app(loaded: &Loaded) -> Result<App, Error> {
+    create_app_with(loaded, Router::new()).await
+}
+
+/// [`create_app`] with `extra_routes` merged next to the blueprints' routes, inside the whole middleware
+/// stack. The black-box tests add routes that panic or take long; a fork can add a route that belongs to
+/// no blueprint.
+pub async fn create_app_with(
+    loaded: &Loaded,
+    extra_routes: Router<AppState>,
+) -> Result<App, Error> {
+    let settings = &loaded.settings;
     let app_header = HeaderValue::from_str(&settings.app.name)
         .map_err(|_| Error::AppNameNotAHeader(settings.app.name.clone()))?;
     let options = middleware::Options::new(settings, app_header)?;
@@ -81,6 +92,7 @@ pub async fn create_app(settings: &Settings) -> Result<App, Error> {
     let state = AppState::new(settings, db, assets);
     let routes = Router::new()
         .merge(keel_blueprint_main::router())
+        .merge(extra_routes)
         .nest(
             keel_blueprint_api_v1::MOUNT_PATH,
             keel_blueprint_api_v1::router(),

@@ -246,13 +246,9 @@ async fn report_for_bare_error(response: Response) -> ErrorReport {
     report
 }
 
-fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
-    let message = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("a non-string panic payload");
-    tracing::error!(panic = message, "a handler panicked; answered 500");
+/// The 500 for a panicking handler. The panic itself is logged by the panic hook (`keel-server` installs
+/// one that writes through the subscriber, inside the request's span), so it is not logged again here.
+fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     ErrorReport::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal-error",

@@ -1,7 +1,7 @@
 //! `AppState`: the complete list of what requests share. Blueprints see only the parts they ask for.
 
 use axum::extract::FromRef;
-use keel_blueprint_api_v1::BuildInfo;
+use keel_blueprint_api_v1::{BuildInfo, Draining};
 use keel_blueprint_main::{Calculator, SiteInfo, StaticAssets};
 use keel_config::Settings;
 use keel_ext_db::Db;
@@ -15,6 +15,8 @@ pub struct AppState {
     pub assets: StaticAssets,
     pub calculator: Calculator,
     pub build: BuildInfo,
+    /// Set by the server when shutdown begins; readiness reads it.
+    pub draining: Draining,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
                 git_revision: env!("KEEL_GIT_REVISION").to_owned(),
                 build_profile: env!("KEEL_BUILD_PROFILE").to_owned(),
             },
+            draining: Draining::default(),
         }
     }
 }

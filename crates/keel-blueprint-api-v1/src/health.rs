@@ -4,6 +4,8 @@
 //! liveness deliberately checks nothing: a database outage must not restart every instance at once.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Json;
 use axum::extract::State;
@@ -38,7 +40,32 @@ pub(crate) struct Check {
     detail: Option<String>,
 }
 
-pub(crate) async fn readiness_show(State(db): State<Db>) -> Response {
+/// Whether the process is shutting down. Once draining starts, readiness answers 503 at once so load
+/// balancers stop sending traffic, while in-flight and late requests are still served.
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+pub(crate) async fn readiness_show(
+    State(db): State<Db>,
+    State(draining): State<Draining>,
+) -> Response {
+    if draining.is_draining() {
+        let report = Readiness {
+            status: "draining",
+            checks: BTreeMap::new(),
+        };
+        return unready(report);
+    }
     let backend = db.backend().as_str();
     let database = match db.ping().await {
         Ok(()) => Check {
@@ -60,12 +87,15 @@ pub(crate) async fn readiness_show(State(db): State<Db>) -> Response {
         status: if ready { "ok" } else { "unavailable" },
         checks: BTreeMap::from([("database", database)]),
     };
-    let status = if ready {
-        StatusCode::OK
+    if ready {
+        Json(report).into_response()
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let mut response = (status, Json(report)).into_response();
+        unready(report)
+    }
+}
+
+fn unready(report: Readiness) -> Response {
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(report)).into_response();
     // The per-check report is the point of a 503 here, and it was written to hold nothing internal.
     response.extensions_mut().insert(PublicErrorBody);
     response

@@ -1,7 +1,7 @@
 //! The JSON API under `/api/v1`: liveness, readiness and build information.
 //!
 //! This crate knows nothing about how the app is assembled or which other routes exist: it asks its state
-//! for a [`Db`] and a [`BuildInfo`] through `FromRef`, and never depends on another blueprint.
+//! for a [`Db`], a [`BuildInfo`] and the [`Draining`] flag through `FromRef`, and never depends on another blueprint.
 
 mod health;
 mod version;
@@ -11,6 +11,7 @@ use axum::extract::FromRef;
 use axum::routing::get;
 use keel_ext_db::Db;
 
+pub use crate::health::Draining;
 pub use crate::version::BuildInfo;
 
 /// Where the app factory mounts this router.
@@ -22,6 +23,7 @@ where
     S: Clone + Send + Sync + 'static,
     Db: FromRef<S>,
     BuildInfo: FromRef<S>,
+    Draining: FromRef<S>,
 {
     Router::new()
         .route("/health", get(health::health_show))

@@ -14,11 +14,13 @@ use super::*;
 struct TestState {
     db: Db,
     build: BuildInfo,
+    draining: Draining,
 }
 
 struct Harness {
     router: Router,
     db: Db,
+    draining: Draining,
     _folder: tempfile::TempDir,
 }
 
@@ -36,7 +38,9 @@ async fn harness() -> Harness {
     };
     let settings = keel_config::load(&options).unwrap().settings.database;
     let db = Db::connect(&settings).await.unwrap();
+    let draining = Draining::default();
     let state = TestState {
+        draining: draining.clone(),
         db: db.clone(),
         build: BuildInfo {
             name: "keel".to_owned(),
@@ -48,6 +52,7 @@ async fn harness() -> Harness {
     Harness {
         router: router().with_state(state),
         db,
+        draining,
         _folder: folder,
     }
 }
@@ -97,4 +102,13 @@ async fn readiness_is_503_with_detail_when_the_database_is_gone_and_liveness_sta
 
     let (status, body) = get_json(&harness.router, "/health").await;
     assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
+}
+
+#[tokio::test]
+async fn readiness_is_503_as_soon_as_draining_starts() {
+    let harness = harness().await;
+    harness.draining.start();
+    let (status, body) = get_json(&harness.router, "/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body, json!({"status": "draining", "checks": {}}));
 }

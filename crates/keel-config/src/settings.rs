@@ -39,12 +39,26 @@ pub struct ServerSettings {
     pub port: u16,
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
+    /// How long a client may take to send a request's headers before the connection is closed, so slow
+    /// clients cannot hold connections open.
+    pub header_read_timeout_secs: u64,
+    /// After SIGTERM/SIGINT, how long readiness answers 503 while new connections are still accepted, so
+    /// a load balancer notices before the listener closes.
+    pub drain_delay_secs: u64,
     pub graceful_shutdown_timeout_secs: u64,
 }
 
 impl ServerSettings {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_secs(self.drain_delay_secs)
     }
 
     pub fn graceful_shutdown_timeout(&self) -> Duration {
@@ -223,11 +237,16 @@ impl Section for ServerSettings {
         if self.max_body_bytes == 0 {
             problems.push(("server.max_body_bytes", "must be at least 1".to_owned()));
         }
-        if self.request_timeout_secs == 0 {
-            problems.push((
-                "server.request_timeout_secs",
-                "must be at least 1 second".to_owned(),
-            ));
+        for (key, seconds) in [
+            ("server.request_timeout_secs", self.request_timeout_secs),
+            (
+                "server.header_read_timeout_secs",
+                self.header_read_timeout_secs,
+            ),
+        ] {
+            if seconds == 0 {
+                problems.push((key, "must be at least 1 second".to_owned()));
+            }
         }
         problems
     }

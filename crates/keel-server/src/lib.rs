@@ -28,15 +28,53 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code when the database stays unreachable past `database.startup_timeout_secs` (`EX_UNAVAILABLE`
 /// from sysexits.h): an orchestrator may retry later, unlike for a configuration error.
 pub const EXIT_UNAVAILABLE: u8 = 69;
+/// Exit code when a second SIGINT/SIGTERM cut a graceful shutdown short (128 + SIGINT, the shell's
+/// convention for "interrupted").
+pub const EXIT_INTERRUPTED: u8 = 130;
 /// Exit code for a configuration error (`EX_CONFIG` from BSD's sysexits.h), distinct from other failures
 /// so that deploy scripts can tell "fix the settings" from "the service broke".
 pub const EXIT_CONFIG: u8 = 78;
+
+/// Routes to merge into the app next to the blueprints' (see `keel_app_factory::create_app_with`).
+pub type ExtraRoutes = fn() -> axum::Router<keel_app_factory::AppState>;
+
+/// The whole `keel` process: this process's arguments, environment and standard streams, and its exit code.
+pub fn main() -> std::process::ExitCode {
+    main_with(None)
+}
+
+/// [`main`], serving `extra_routes` too. The black-box tests' copy of the binary uses it.
+pub fn main_with(extra_routes: Option<ExtraRoutes>) -> std::process::ExitCode {
+    let code = run_with(
+        std::env::args_os(),
+        Vars::from_process(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+        extra_routes,
+    );
+    std::process::ExitCode::from(code)
+}
 
 /// Runs `keel` with `args` (the first is the program name) and the environment `vars`, writing command
 /// output to `out` and errors to `err`; returns the exit code.
 ///
 /// `serve` starts its own async runtime, so it must not be called from inside one.
 pub fn run<I, T>(args: I, vars: Vars, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_with(args, vars, out, err, None)
+}
+
+/// [`run`], serving `extra_routes` too.
+pub fn run_with<I, T>(
+    args: I,
+    vars: Vars,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    extra_routes: Option<ExtraRoutes>,
+) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -61,7 +99,7 @@ where
             return EXIT_CONFIG;
         }
     };
-    match execute(cli.command.unwrap_or_default(), loaded, out) {
+    match execute(cli.command.unwrap_or_default(), loaded, out, extra_routes) {
         Ok(()) => EXIT_SUCCESS,
         Err(failure) => {
             let _ = writeln!(err, "keel: {}", failure.message);
@@ -109,7 +147,9 @@ impl From<anyhow::Error> for Failure {
         // `{:#}` prints the whole chain of causes on one line.
         Failure {
             message: format!("{error:#}"),
-            exit_code: if unreachable {
+            exit_code: if error.downcast_ref::<serve::Interrupted>().is_some() {
+                EXIT_INTERRUPTED
+            } else if unreachable {
                 EXIT_UNAVAILABLE
             } else if refused {
                 EXIT_CONFIG
@@ -137,13 +177,18 @@ fn load_settings(cli: &Cli, vars: Vars) -> Result<Loaded, keel_config::Error> {
     })
 }
 
-fn execute(command: Command, loaded: Loaded, out: &mut dyn Write) -> Result<(), Failure> {
+fn execute(
+    command: Command,
+    loaded: Loaded,
+    out: &mut dyn Write,
+    extra_routes: Option<ExtraRoutes>,
+) -> Result<(), Failure> {
     match command {
         Command::Serve => {
             install_telemetry(&loaded)?;
             let runtime = tokio::runtime::Runtime::new()
                 .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
-            runtime.block_on(serve::serve(loaded.settings))?;
+            runtime.block_on(serve::serve(loaded, extra_routes))?;
             Ok(())
         }
         Command::Check => {
@@ -190,6 +235,21 @@ fn install_telemetry(loaded: &Loaded) -> Result<(), Failure> {
     // This fails only when a subscriber is already installed, which happens when `run` is called more
     // than once in one process (the black-box tests do); the first one keeps serving.
     let _ = tracing::subscriber::set_global_default(subscriber);
+    // Panics go through the subscriber too (with the request's span, so its request id), instead of the
+    // default hook's plain text, which would break a JSON log stream. A panic in a handler becomes a 500
+    // in the app factory; this is the one place it is logged.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic without a message");
+        let location = info
+            .location()
+            .map(|location| format!("{}:{}", location.file(), location.line()));
+        tracing::error!(panic = message, location, "panicked");
+    }));
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }

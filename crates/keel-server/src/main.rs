@@ -1,14 +1,5 @@
-//! The `keel` binary: hands the process's arguments, environment and standard streams to
-//! [`keel_server::run`] and exits with the code it returns.
+//! The `keel` binary. Everything is in the library, so the black-box tests can build an identical binary.
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let code = keel_server::run(
-        std::env::args_os(),
-        keel_config::Vars::from_process(),
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-    );
-    ExitCode::from(code)
+fn main() -> std::process::ExitCode {
+    keel_server::main()
 }

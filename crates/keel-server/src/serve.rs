@@ -1,15 +1,37 @@
-//! `keel serve`: bind, serve until SIGINT/SIGTERM, then shut down within the configured time.
+//! `keel serve`: accept connections until a shutdown signal, then drain and stop within bounded times.
+//!
+//! Shutdown, in order: the first SIGTERM/SIGINT turns readiness to 503 while connections are still
+//! accepted for `server.drain_delay_secs` (so a load balancer notices); then the listener closes, every
+//! connection finishes its in-flight request (keep-alive connections close after it) within
+//! `server.graceful_shutdown_timeout_secs`; then the database pool closes and `keel` exits 0. A second
+//! signal at any point exits at once.
+//!
+//! Connections are served with hyper directly rather than `axum::serve`, because only hyper's builder can
+//! bound how long a client may take to send its headers.
 
-use std::future::IntoFuture;
+use std::future::Future;
 
 use anyhow::Context;
-use keel_config::Settings;
-use tokio::net::TcpListener;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use keel_config::Loaded;
 
-/// Serves the app described by `settings` until a shutdown signal, then lets in-flight requests finish for
-/// at most `server.graceful_shutdown_timeout_secs` and closes the database pool.
-pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let app = keel_app_factory::create_app(&settings)
+use crate::ExtraRoutes;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+/// A second shutdown signal arrived: the process exits without waiting.
+#[derive(Debug, thiserror::Error)]
+#[error("received a second {0}: exiting at once")]
+pub(crate) struct Interrupted(&'static str);
+
+pub(crate) async fn serve(loaded: Loaded, extra_routes: Option<ExtraRoutes>) -> anyhow::Result<()> {
+    let settings = &loaded.settings;
+    // Listen for signals before anything slow happens, so an early Ctrl-C is not lost.
+    let mut signals = Signals::listen()?;
+    let extra_routes = extra_routes.map_or_else(axum::Router::new, |routes| routes());
+    let app = keel_app_factory::create_app_with(&loaded, extra_routes)
         .await
         .context("cannot start the app")?;
     let address = format!("{}:{}", settings.server.host, settings.server.port);
@@ -25,39 +47,48 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         "listening on http://{local_address}"
     );
 
-    let (stop_accepting, stopped) = tokio::sync::watch::channel(());
-    let mut server = tokio::spawn(
-        axum::serve(listener, app.router)
-            .with_graceful_shutdown(async move {
-                let mut stopped = stopped;
-                // An error means the sender is gone, which also means: stop.
-                let _ = stopped.changed().await;
-            })
-            .into_future(),
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.server.header_read_timeout());
+    let (stop_accepting, accepting) = watch::channel(false);
+    let (finish_connections, finishing) = watch::channel(false);
+    // Every connection task holds a sender; when the last one is dropped, `recv` answers `None`.
+    let (open_connection, mut connections_closed) = mpsc::channel::<()>(1);
+    let acceptor = tokio::spawn(accept(
+        listener,
+        app.router.clone(),
+        http,
+        accepting,
+        finishing,
+        open_connection,
+    ));
+
+    let first = signals.next().await;
+    app.state.draining.start();
+    let drain_delay = settings.server.drain_delay();
+    tracing::info!(
+        signal = first,
+        "shutting down: readiness now answers 503; still accepting for {} s (server.drain_delay_secs)",
+        drain_delay.as_secs()
     );
+    or_second_signal(&mut signals, tokio::time::sleep(drain_delay)).await?;
 
-    tokio::select! {
-        finished = &mut server => {
-            // The server only ends by itself when accepting connections fails.
-            finished.context("the server task failed")?.context("the server stopped unexpectedly")?;
-            return Ok(());
-        }
-        signal = shutdown_signal() => {
-            tracing::info!(signal, "shutting down: no new connections, waiting for in-flight requests");
-        }
-    }
-    let _ = stop_accepting.send(());
-
+    let _ = stop_accepting.send(true);
+    let _ = finish_connections.send(true);
+    acceptor.await.context("the accept loop failed")?;
     let grace = settings.server.graceful_shutdown_timeout();
-    match tokio::time::timeout(grace, server).await {
-        Ok(finished) => finished
-            .context("the server task failed")?
-            .context("the server failed while draining")?,
-        Err(_elapsed) => tracing::warn!(
-            "in-flight requests did not finish within {} s (server.graceful_shutdown_timeout_secs); exiting anyway",
+    tracing::info!(
+        "listener closed; waiting up to {} s for in-flight requests (server.graceful_shutdown_timeout_secs)",
+        grace.as_secs()
+    );
+    let all_closed = tokio::time::timeout(grace, connections_closed.recv());
+    if or_second_signal(&mut signals, all_closed).await?.is_err() {
+        tracing::warn!(
+            "in-flight requests did not finish within {} s; exiting anyway",
             grace.as_secs()
-        ),
+        );
     }
+
     app.state
         .db
         .close()
@@ -67,36 +98,118 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves with the signal's name on SIGINT (Ctrl-C) or, on Unix, SIGTERM (what orchestrators send).
-async fn shutdown_signal() -> &'static str {
-    let interrupt = async {
-        match tokio::signal::ctrl_c().await {
-            Ok(()) => "SIGINT",
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGINT");
-                std::future::pending().await
-            }
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-                "SIGTERM"
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending().await
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<&'static str>();
+/// Accepts connections until told to stop, then drops the listener so new connections are refused.
+async fn accept(
+    listener: TcpListener,
+    router: axum::Router,
+    http: http1::Builder,
+    mut stop: watch::Receiver<bool>,
+    finishing: watch::Receiver<bool>,
+    open_connection: mpsc::Sender<()>,
+) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                // Running out of file descriptors is the usual cause; the next accept may work again.
+                Err(error) => {
+                    tracing::warn!(%error, "cannot accept a connection");
+                    continue;
+                }
+            },
+            () = until_set(&mut stop) => return,
+        };
+        tokio::spawn(serve_connection(
+            stream,
+            router.clone(),
+            http.clone(),
+            finishing.clone(),
+            open_connection.clone(),
+        ));
+    }
+}
 
+async fn serve_connection(
+    stream: TcpStream,
+    router: axum::Router,
+    http: http1::Builder,
+    mut finishing: watch::Receiver<bool>,
+    _open: mpsc::Sender<()>,
+) {
+    let service = TowerToHyperService::new(router);
+    let connection = http.serve_connection(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
     tokio::select! {
-        name = interrupt => name,
-        name = terminate => name,
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        }
+        () = until_set(&mut finishing) => {
+            // Finish the request in flight, then close instead of keeping the connection alive.
+            connection.as_mut().graceful_shutdown();
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error while draining");
+            }
+        }
+    }
+}
+
+/// Resolves once the flag is `true` (or its sender is gone, which also means: stop).
+async fn until_set(flag: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, so callers stay `Send`.
+    let _ = flag.wait_for(|set| *set).await;
+}
+
+/// Runs `work`, unless a second signal arrives first.
+async fn or_second_signal<T>(
+    signals: &mut Signals,
+    work: impl Future<Output = T>,
+) -> Result<T, Interrupted> {
+    tokio::select! {
+        output = work => Ok(output),
+        signal = signals.next() => {
+            tracing::warn!(signal, "second signal: exiting at once");
+            Err(Interrupted(signal))
+        }
+    }
+}
+
+/// SIGINT (Ctrl-C) and, on Unix, SIGTERM (what orchestrators send), as one stream of signal names.
+struct Signals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> anyhow::Result<Signals> {
+        Ok(Signals {
+            #[cfg(unix)]
+            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        let interrupt = async {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "SIGINT",
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGINT");
+                    std::future::pending().await
+                }
+            }
+        };
+        #[cfg(unix)]
+        let terminate = async {
+            self.terminate.recv().await;
+            "SIGTERM"
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<&'static str>();
+        tokio::select! {
+            name = interrupt => name,
+            name = terminate => name,
+        }
     }
 }

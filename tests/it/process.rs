@@ -1,0 +1,253 @@
+//! keel as a real process (the test copy of the binary, with the test-only routes): start-up logs,
+//! signals, draining shutdown and exit codes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::helpers::static_dir;
+
+const CANARY: &str = "canary-4b1d-process-secret-never-logged-0123456789";
+
+/// A running `keel serve` whose standard error (JSON log lines) is collected as it arrives.
+struct KeelProcess {
+    child: Child,
+    address: String,
+    logs: Arc<Mutex<Vec<String>>>,
+    _instance: tempfile::TempDir,
+}
+
+impl KeelProcess {
+    /// Starts `keel serve` in the testing environment on a free port with `vars`, and waits until it says
+    /// where it listens.
+    async fn start(vars: &[(&str, &str)]) -> KeelProcess {
+        let instance = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keel-test-binary"))
+            .arg(format!("--instance-dir={}", instance.path().display()))
+            .arg(format!("--set=static_files.dir={}", static_dir().display()))
+            .arg("--set=server.port=0")
+            .arg("serve")
+            .env_clear()
+            .env("APP_ENV", "testing")
+            .env("APP_TELEMETRY__LOG_FORMAT", "json")
+            .env("APP_TELEMETRY__LOG_LEVEL", "info,sqlx=warn")
+            .envs(vars.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start the keel test binary");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let collected = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let mut keel = KeelProcess {
+            child,
+            address: String::new(),
+            logs,
+            _instance: instance,
+        };
+        let line = keel
+            .wait_for_log("listening on http://", Duration::from_secs(60))
+            .await;
+        let message: Value = serde_json::from_str(&line).unwrap();
+        let address = message["message"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("listening on ");
+        keel.address = address.to_owned();
+        keel
+    }
+
+    /// Polls the collected log lines until one contains `needle`; fails the test after `deadline`.
+    async fn wait_for_log(&self, needle: &str, deadline: Duration) -> String {
+        let started = Instant::now();
+        let mut poll = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            poll.tick().await;
+            if let Some(line) = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|line| line.contains(needle))
+            {
+                return line.clone();
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "no log line with {needle:?} after {deadline:?}; logs:\n{}",
+                self.logs.lock().unwrap().join("\n")
+            );
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .expect("cannot run kill");
+        assert!(status.success(), "kill -s {name} failed");
+    }
+
+    /// Polls until the process exits; fails the test after `deadline`.
+    async fn exit_status(&mut self, deadline: Duration) -> ExitStatus {
+        let started = Instant::now();
+        let mut poll = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            poll.tick().await;
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "keel still running after {deadline:?}"
+            );
+        }
+    }
+
+    fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+impl Drop for KeelProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client that opens a new connection per request, so each request sees the listener as it is now.
+fn fresh_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sigterm_drains_readiness_finishes_in_flight_requests_then_refuses_connections_and_exits_0()
+{
+    let mut keel = KeelProcess::start(&[
+        ("APP_SERVER__DRAIN_DELAY_SECS", "2"),
+        ("APP_SERVER__GRACEFUL_SHUTDOWN_TIMEOUT_SECS", "10"),
+    ])
+    .await;
+    let client = fresh_client();
+    let ready = client
+        .get(format!("{}/api/v1/ready", keel.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let slow = tokio::spawn(
+        client
+            .get(format!("{}/test/slow?ms=3000", keel.address))
+            .send(),
+    );
+    keel.wait_for_log("test: slow request started", Duration::from_secs(10))
+        .await;
+    keel.signal("TERM");
+
+    // Readiness turns 503 at once, on connections that are still accepted during the drain delay.
+    let started = Instant::now();
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    let draining = loop {
+        poll.tick().await;
+        let response = client
+            .get(format!("{}/api/v1/ready", keel.address))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 503 {
+            break response.json::<Value>().await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "readiness did not turn 503"
+        );
+    };
+    assert_eq!(draining, json!({"status": "draining", "checks": {}}));
+
+    // The request that was in flight completes normally.
+    let slow = slow.await.unwrap().unwrap();
+    assert_eq!(slow.status(), 200);
+    assert_eq!(slow.text().await.unwrap(), "done");
+
+    // After the drain delay the listener is closed: new connections are refused.
+    let port_address = keel.address.trim_start_matches("http://").to_owned();
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(&port_address).await.is_ok() {
+        poll.tick().await;
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still accepting connections"
+        );
+    }
+
+    let status = keel.exit_status(Duration::from_secs(15)).await;
+    assert_eq!(status.code(), Some(0), "logs:\n{}", keel.logs().join("\n"));
+    keel.wait_for_log("\"stopped\"", Duration::from_secs(1))
+        .await;
+}
+
+#[tokio::test]
+async fn a_second_signal_exits_at_once_with_130() {
+    let mut keel = KeelProcess::start(&[
+        ("APP_SERVER__DRAIN_DELAY_SECS", "30"),
+        ("APP_SERVER__GRACEFUL_SHUTDOWN_TIMEOUT_SECS", "30"),
+    ])
+    .await;
+    keel.signal("TERM");
+    keel.wait_for_log("shutting down", Duration::from_secs(10))
+        .await;
+    keel.signal("INT");
+    let status = keel.exit_status(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(130));
+}
+
+#[tokio::test]
+async fn every_log_line_is_json_and_no_secret_reaches_the_logs() {
+    let database = tempfile::tempdir().unwrap();
+    let database_url = format!(
+        "sqlite://{}?mode=rwc",
+        database.path().join("keel.sqlite3").display()
+    );
+    let keel = KeelProcess::start(&[
+        ("SECRET_KEY", CANARY),
+        ("DATABASE_URL", &database_url),
+        ("APP_TELEMETRY__LOG_LEVEL", "debug,sqlx=debug"),
+    ])
+    .await;
+    let client = fresh_client();
+    for path in ["/", "/api/v1/ready", "/nowhere", "/test/panic"] {
+        client
+            .get(format!("{}{path}", keel.address))
+            .send()
+            .await
+            .unwrap();
+    }
+    let panic_line = keel
+        .wait_for_log("test: this handler always panics", Duration::from_secs(10))
+        .await;
+    // The panic is logged once, as JSON, inside the request's span (so with its request id).
+    let panic: Value = serde_json::from_str(&panic_line).unwrap();
+    assert_eq!(panic["level"], "ERROR", "{panic_line}");
+    assert!(panic["span"]["request_id"].is_string(), "{panic_line}");
+    let logs = keel.logs();
+    assert!(logs.len() > 5, "{logs:?}");
+    for line in &logs {
+        let parsed: Result<Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "not JSON: {line:?} in\n{}", logs.join("\n"));
+        assert!(!line.contains(CANARY), "secret in the logs: {line}");
+    }
+}
