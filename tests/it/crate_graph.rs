@@ -12,6 +12,7 @@ const TIERS: &[(&str, u8)] = &[
     ("keel-app-factory", 5),
     ("keel-blueprint-main", 4),
     ("keel-blueprint-api-v1", 4),
+    ("keel-blueprint-ops", 4),
     ("keel-ext-db", 3),
     ("keel-ext-telemetry", 3),
     ("keel-config", 2),

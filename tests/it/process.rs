@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::helpers::static_dir;
@@ -249,5 +250,29 @@ async fn every_log_line_is_json_and_no_secret_reaches_the_logs() {
         let parsed: Result<Value, _> = serde_json::from_str(line);
         assert!(parsed.is_ok(), "not JSON: {line:?} in\n{}", logs.join("\n"));
         assert!(!line.contains(CANARY), "secret in the logs: {line}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let keel = KeelProcess::start(&[("APP_SERVER__HEADER_READ_TIMEOUT_SECS", "1")]).await;
+    let mut stream = tokio::net::TcpStream::connect(keel.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: keel\r\n")
+        .await
+        .unwrap();
+    let mut received = vec![0; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut received))
+        .await
+        .expect("the connection was still open 10 s after a 1 s header read timeout");
+    match read {
+        // Closed, possibly after a 408: either way the slow client lost its connection.
+        Ok(0) | Err(_) => {}
+        Ok(length) => {
+            let response = String::from_utf8_lossy(&received[..length]);
+            assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+        }
     }
 }

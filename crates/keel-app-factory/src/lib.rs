@@ -7,16 +7,16 @@
 
 mod middleware;
 mod state;
+mod static_files;
 
 use std::path::Path;
 
 use axum::Router;
 use axum::http::HeaderValue;
-use keel_blueprint_main::{STATIC_URL_PREFIX, StaticAssets};
+use keel_blueprint_main::StaticAssets;
 use keel_config::Loaded;
 use keel_ext_db::Db;
 use keel_http::ErrorReport;
-use tower_http::services::ServeDir;
 
 pub use crate::state::AppState;
 
@@ -65,9 +65,10 @@ pub async fn create_app_with(
     let settings = &loaded.settings;
     let app_header = HeaderValue::from_str(&settings.app.name)
         .map_err(|_| Error::AppNameNotAHeader(settings.app.name.clone()))?;
-    let options = middleware::Options::new(settings, app_header)?;
     let static_dir = Path::new(&settings.static_files.dir);
     let assets = StaticAssets::scan(static_dir)?;
+    let site = state::site_info(settings);
+    let options = middleware::Options::new(settings, app_header, site, assets.clone())?;
 
     let db = Db::connect_with_retry(&settings.database).await?;
     if settings.database.auto_migrate {
@@ -89,7 +90,7 @@ pub async fn create_app_with(
         }
     }
 
-    let state = AppState::new(settings, db, assets);
+    let state = AppState::new(loaded, db, assets.clone());
     let routes = Router::new()
         .merge(keel_blueprint_main::router())
         .merge(extra_routes)
@@ -97,7 +98,12 @@ pub async fn create_app_with(
             keel_blueprint_api_v1::MOUNT_PATH,
             keel_blueprint_api_v1::router(),
         )
-        .nest_service(STATIC_URL_PREFIX, ServeDir::new(static_dir))
+        .nest(keel_blueprint_ops::MOUNT_PATH, keel_blueprint_ops::router())
+        .merge(static_files::router(
+            static_dir,
+            assets.clone(),
+            settings.static_files.max_age_secs,
+        ))
         .fallback(|| async { ErrorReport::not_found() })
         .with_state(state.clone());
     let router = middleware::apply(routes, &options);

@@ -8,7 +8,8 @@
 //! 2. request id: keep a sane incoming `X-Request-ID` or make a UUIDv7, store it in the request's
 //!    extensions and echo it on the response;
 //! 3. trace span: one span per request carrying the request id, so every log line inside has it;
-//! 4. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`;
+//! 4. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`, or as an HTML error
+//!    page when the client's `Accept` prefers HTML (browsers);
 //! 5. catch panic: a panicking handler becomes a 500 and the process keeps serving;
 //! 6. body size limit (413) — outside the timeout, as tower-http's types require;
 //! 7. timeout (504);
@@ -21,6 +22,7 @@
 //! reach the client unreviewed.
 
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -29,8 +31,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use keel_blueprint_main::{SiteInfo, StaticAssets};
 use keel_config::{Settings, UrlScheme};
-use keel_http::{ErrorReport, PublicErrorBody, REQUEST_ID_HEADER, RequestId};
+use keel_http::{ErrorReport, PublicErrorBody, REQUEST_ID_HEADER, RequestId, prefers_html};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -57,6 +60,7 @@ pub(crate) struct Options {
     cors_origins: Option<AllowOrigin>,
     content_security_policy: HeaderValue,
     strict_transport_security: bool,
+    error_pages: ErrorPages,
 }
 
 impl Options {
@@ -65,6 +69,8 @@ impl Options {
     pub(crate) fn new(
         settings: &Settings,
         app_header: HeaderValue,
+        site: SiteInfo,
+        assets: StaticAssets,
     ) -> Result<Options, crate::Error> {
         let security = &settings.security;
         let cors_origins = if security.cors_origins.is_empty() {
@@ -88,6 +94,11 @@ impl Options {
             content_security_policy: HeaderValue::from_str(&security.csp)
                 .map_err(|_| crate::Error::NotAHeader("security.csp"))?,
             strict_transport_security: security.preferred_url_scheme == UrlScheme::Https,
+            error_pages: ErrorPages {
+                max_body_bytes: settings.server.max_body_bytes,
+                site,
+                assets,
+            },
         })
     }
 }
@@ -124,7 +135,7 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
         .layer(RequestBodyLimitLayer::new(options.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
-            options.max_body_bytes,
+            Arc::new(options.error_pages.clone()),
             render_errors,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
@@ -182,8 +193,16 @@ fn request_span(request: &Request) -> tracing::Span {
     )
 }
 
+/// What error rendering needs: the body limit (to name it) and the site's look (for HTML pages).
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorPages {
+    pub(crate) max_body_bytes: usize,
+    pub(crate) site: SiteInfo,
+    pub(crate) assets: StaticAssets,
+}
+
 async fn render_errors(
-    State(max_body_bytes): State<usize>,
+    State(pages): State<Arc<ErrorPages>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -192,6 +211,7 @@ async fn render_errors(
         .get::<RequestId>()
         .cloned()
         .unwrap_or_else(RequestId::generate);
+    let wants_html = prefers_html(request.headers().get(header::ACCEPT));
     let response = next.run(request).await;
     let status = response.status();
     let is_error = status.is_client_error() || status.is_server_error();
@@ -210,11 +230,18 @@ async fn render_errors(
         None if status == StatusCode::PAYLOAD_TOO_LARGE => ErrorReport::new(
             status,
             "payload-too-large",
-            format!("the request body is larger than the limit of {max_body_bytes} bytes"),
+            format!(
+                "the request body is larger than the limit of {} bytes",
+                pages.max_body_bytes
+            ),
         ),
         None => report_for_bare_error(response).await,
     };
-    let mut rendered = report.to_response_with(&request_id);
+    let mut rendered = if wants_html {
+        keel_blueprint_main::error_page(&pages.site, &pages.assets, &report, &request_id)
+    } else {
+        report.to_response_with(&request_id)
+    };
     for (name, value) in &kept_headers {
         rendered.headers_mut().append(name, value.clone());
     }

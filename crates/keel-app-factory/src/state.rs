@@ -3,7 +3,8 @@
 use axum::extract::FromRef;
 use keel_blueprint_api_v1::{BuildInfo, Draining};
 use keel_blueprint_main::{Calculator, SiteInfo, StaticAssets};
-use keel_config::Settings;
+use keel_blueprint_ops::{AdminToken, ConfigView};
+use keel_config::{Loaded, Settings};
 use keel_ext_db::Db;
 
 /// Shared by every request. Each field is cheap to clone (handles and `Arc`s), and `FromRef` hands each
@@ -17,16 +18,25 @@ pub struct AppState {
     pub build: BuildInfo,
     /// Set by the server when shutdown begins; readiness reads it.
     pub draining: Draining,
+    pub admin_token: AdminToken,
+    /// The masked configuration with provenance, for `/ops/config`.
+    pub config: ConfigView,
+}
+
+/// What pages show about the site: its name and environment.
+pub(crate) fn site_info(settings: &Settings) -> SiteInfo {
+    SiteInfo {
+        app_name: settings.app.name.clone(),
+        environment: settings.app.env.to_string(),
+    }
 }
 
 impl AppState {
-    pub(crate) fn new(settings: &Settings, db: Db, assets: StaticAssets) -> AppState {
+    pub(crate) fn new(loaded: &Loaded, db: Db, assets: StaticAssets) -> AppState {
+        let settings = &loaded.settings;
         AppState {
             db,
-            site: SiteInfo {
-                app_name: settings.app.name.clone(),
-                environment: settings.app.env.to_string(),
-            },
+            site: site_info(settings),
             assets,
             // The "app context" example: a service configured once and shared, like Flask's `current_app`.
             calculator: Calculator::new(6, 7),
@@ -37,6 +47,8 @@ impl AppState {
                 build_profile: env!("KEEL_BUILD_PROFILE").to_owned(),
             },
             draining: Draining::default(),
+            admin_token: AdminToken::new(settings.security.admin_token.clone()),
+            config: ConfigView::new(loaded),
         }
     }
 }

@@ -65,6 +65,23 @@ impl StaticAssets {
         }
     }
 
+    /// The `Cache-Control` value for a static file fetched at `path` (relative to the static folder) with
+    /// the `v` query parameter `version`: cacheable for a year when `version` is the file's current
+    /// fingerprint (a change gives the file a new URL), otherwise for `short_max_age_secs` only.
+    pub fn cache_control(
+        &self,
+        path: &str,
+        version: Option<&str>,
+        short_max_age_secs: u64,
+    ) -> String {
+        match (self.fingerprint(path), version) {
+            (Some(current), Some(requested)) if current == requested => {
+                "public, max-age=31536000, immutable".to_owned()
+            }
+            _ => format!("public, max-age={short_max_age_secs}"),
+        }
+    }
+
     /// The fingerprint of `path`, if the file was found by the scan.
     pub fn fingerprint(&self, path: &str) -> Option<&str> {
         self.fingerprints.get(path).map(String::as_str)
@@ -136,6 +153,28 @@ mod tests {
             assets.static_url("/robots.txt"),
             "/static/robots.txt?v=e3b0c44298fc"
         );
+    }
+
+    #[test]
+    fn only_the_current_fingerprint_makes_a_file_immutable() {
+        let assets = StaticAssets::from_fingerprints([("css/app.css", "0123456789ab")]);
+        let cases = [
+            (
+                "css/app.css",
+                Some("0123456789ab"),
+                "public, max-age=31536000, immutable",
+            ),
+            ("css/app.css", Some("ffffffffffff"), "public, max-age=300"),
+            ("css/app.css", None, "public, max-age=300"),
+            ("css/other.css", Some("0123456789ab"), "public, max-age=300"),
+        ];
+        for (path, version, expected) in cases {
+            assert_eq!(
+                assets.cache_control(path, version, 300),
+                expected,
+                "{path} {version:?}"
+            );
+        }
     }
 
     #[test]

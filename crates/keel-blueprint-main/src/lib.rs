@@ -15,7 +15,7 @@ use axum::routing::get;
 pub use crate::assets::{STATIC_URL_PREFIX, StaticAssets};
 pub use crate::compute::Calculator;
 pub use crate::error::MainError;
-pub use crate::pages::SiteInfo;
+pub use crate::pages::{SiteInfo, error_page};
 
 /// Routes of the main blueprint, mounted at the root by the app factory.
 pub fn router<S>() -> Router<S>

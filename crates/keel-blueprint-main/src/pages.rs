@@ -2,7 +2,8 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Response};
+use keel_http::{ErrorReport, RequestId};
 
 use crate::assets::StaticAssets;
 use crate::error::MainError;
@@ -34,4 +35,42 @@ pub(crate) async fn index_show(
         template: "index.html",
         source,
     })
+}
+
+/// The HTML page for a failed request, for clients that prefer HTML (browsers).
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPageTemplate<'a> {
+    site: &'a SiteInfo,
+    assets: &'a StaticAssets,
+    status_code: u16,
+    reason: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// Renders `report` as an HTML page with the site's layout. The app factory calls it for every error
+/// response when the client prefers HTML; the page shows the same safe message as the JSON body.
+pub fn error_page(
+    site: &SiteInfo,
+    assets: &StaticAssets,
+    report: &ErrorReport,
+    request_id: &RequestId,
+) -> Response {
+    let page = ErrorPageTemplate {
+        site,
+        assets,
+        status_code: report.status.as_u16(),
+        reason: report.status.canonical_reason().unwrap_or("Error"),
+        message: &report.message,
+        request_id: request_id.as_str(),
+    };
+    match page.render() {
+        Ok(html) => (report.status, Html(html)).into_response(),
+        // The JSON form still tells the client what happened.
+        Err(error) => {
+            tracing::error!(%error, "rendering the error page failed");
+            report.to_response_with(request_id)
+        }
+    }
 }

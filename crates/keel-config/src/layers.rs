@@ -27,8 +27,9 @@ pub(crate) const LOADER_VARIABLES: [&str; 3] = ["APP_ENV", "APP_INSTANCE_DIR", "
 pub(crate) const DEFAULT_SECRETS_DIR: &str = "/run/secrets";
 
 /// The files looked for in the secrets folder, and the key each one feeds.
-pub(crate) const SECRET_FILES: [(&str, &str); 2] = [
+pub(crate) const SECRET_FILES: [(&str, &str); 3] = [
     ("secret_key", "security.secret_key"),
+    ("admin_token", "security.admin_token"),
     ("database_url", "database.url"),
 ];
 

@@ -15,7 +15,7 @@ mod vars;
 pub use crate::environment::{Environment, UnknownEnvironment};
 pub use crate::error::{Error, Problem};
 pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, load};
-pub use crate::provenance::{COMMON_KEYS, Entry, Provenance};
+pub use crate::provenance::{COMMON_KEYS, Entry, Provenance, entries_to_json};
 pub use crate::secret::{ConnectionUrl, Secret, mask};
 pub use crate::settings::{
     AppSettings, DatabaseSettings, LogFormat, STATEMENT_LOG_LEVELS, SecuritySettings,

@@ -76,6 +76,23 @@ pub struct Entry {
     pub source: String,
 }
 
+/// The masked view as JSON, the shape `show-config --json` prints and `GET /ops/config` returns: an object
+/// keyed by dotted key whose values are `{"value": …}`, plus `"source"` when `explain` is set.
+pub fn entries_to_json(entries: &[Entry], explain: bool) -> serde_json::Value {
+    let object: serde_json::Map<String, serde_json::Value> = entries
+        .iter()
+        .map(|entry| {
+            let mut described = serde_json::Map::new();
+            described.insert("value".to_owned(), entry.value.clone());
+            if explain {
+                described.insert("source".to_owned(), entry.source.clone().into());
+            }
+            (entry.key.clone(), serde_json::Value::Object(described))
+        })
+        .collect();
+    serde_json::Value::Object(object)
+}
+
 impl Loaded {
     /// Every setting, masked, with its source, sorted by key.
     pub fn masked_entries(&self) -> Vec<Entry> {

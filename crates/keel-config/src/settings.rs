@@ -78,6 +78,8 @@ pub struct SecuritySettings {
     pub csp: String,
     /// The scheme clients reach the app by (behind a TLS proxy that is `https`); `https` turns HSTS on.
     pub preferred_url_scheme: UrlScheme,
+    /// The bearer token of the `/ops` endpoints. Unset (the default) disables them: they answer 404.
+    pub admin_token: Option<Secret>,
 }
 
 /// How clients reach the app.
@@ -146,6 +148,8 @@ impl DatabaseSettings {
 pub struct StaticFilesSettings {
     /// The folder served under `/static`, relative to the working directory.
     pub dir: String,
+    /// How long browsers may cache a static file fetched without its current content hash.
+    pub max_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,7 +194,10 @@ pub(crate) const SECTIONS: [&str; 6] = [
 /// Keys whose values are never shown, not even in an error message. (`database.url` is shown with its
 /// password masked, so a type error on it does not show the value either.)
 pub(crate) fn is_secret(key: &str) -> bool {
-    matches!(key, "security.secret_key" | "database.url")
+    matches!(
+        key,
+        "security.secret_key" | "security.admin_token" | "database.url"
+    )
 }
 
 /// The levels `database.log_statements` accepts.
@@ -279,6 +286,17 @@ impl Section for SecuritySettings {
                 "security.csp",
                 format!(
                     "{reason}: write directives separated by `;`, e.g. default-src 'self'; img-src 'self' data:"
+                ),
+            ));
+        }
+        if let Some(token) = &self.admin_token
+            && token.expose().len() < MIN_SECRET_KEY_BYTES
+        {
+            problems.push((
+                "security.admin_token",
+                format!(
+                    "is {} bytes long; an admin token needs at least {MIN_SECRET_KEY_BYTES} (e.g. `openssl rand -hex 32`), or leave it unset to disable /ops",
+                    token.expose().len()
                 ),
             ));
         }

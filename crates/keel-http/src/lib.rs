@@ -4,7 +4,9 @@
 //! the same error format without depending on another blueprint or on the app factory.
 
 mod error;
+mod negotiate;
 mod request_id;
 
 pub use crate::error::{ErrorReport, PublicErrorBody};
+pub use crate::negotiate::prefers_html;
 pub use crate::request_id::{REQUEST_ID_HEADER, RequestId};

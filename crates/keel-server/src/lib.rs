@@ -45,12 +45,16 @@ pub fn main() -> std::process::ExitCode {
 
 /// [`main`], serving `extra_routes` too. The black-box tests' copy of the binary uses it.
 pub fn main_with(extra_routes: Option<ExtraRoutes>) -> std::process::ExitCode {
-    let code = run_with(
+    let embedding = Embedding {
+        extra_routes,
+        owns_process: true,
+    };
+    let code = run_embedded(
         std::env::args_os(),
         Vars::from_process(),
         &mut std::io::stdout(),
         &mut std::io::stderr(),
-        extra_routes,
+        embedding,
     );
     std::process::ExitCode::from(code)
 }
@@ -58,22 +62,35 @@ pub fn main_with(extra_routes: Option<ExtraRoutes>) -> std::process::ExitCode {
 /// Runs `keel` with `args` (the first is the program name) and the environment `vars`, writing command
 /// output to `out` and errors to `err`; returns the exit code.
 ///
-/// `serve` starts its own async runtime, so it must not be called from inside one.
+/// This is the command line without the process-wide parts: it installs no global log subscriber and no
+/// panic hook, so a test can call it many times. `serve` starts its own async runtime, so it must not be
+/// called from inside one.
 pub fn run<I, T>(args: I, vars: Vars, out: &mut dyn Write, err: &mut dyn Write) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    run_with(args, vars, out, err, None)
+    let embedding = Embedding {
+        extra_routes: None,
+        owns_process: false,
+    };
+    run_embedded(args, vars, out, err, embedding)
 }
 
-/// [`run`], serving `extra_routes` too.
-pub fn run_with<I, T>(
+/// How `keel` runs: as the process itself, or called from other code.
+#[derive(Debug, Clone, Copy)]
+struct Embedding {
+    extra_routes: Option<ExtraRoutes>,
+    /// Install the global subscriber and the panic hook (only the real process may).
+    owns_process: bool,
+}
+
+fn run_embedded<I, T>(
     args: I,
     vars: Vars,
     out: &mut dyn Write,
     err: &mut dyn Write,
-    extra_routes: Option<ExtraRoutes>,
+    embedding: Embedding,
 ) -> u8
 where
     I: IntoIterator<Item = T>,
@@ -99,7 +116,7 @@ where
             return EXIT_CONFIG;
         }
     };
-    match execute(cli.command.unwrap_or_default(), loaded, out, extra_routes) {
+    match execute(cli.command.unwrap_or_default(), loaded, out, embedding) {
         Ok(()) => EXIT_SUCCESS,
         Err(failure) => {
             let _ = writeln!(err, "keel: {}", failure.message);
@@ -181,14 +198,16 @@ fn execute(
     command: Command,
     loaded: Loaded,
     out: &mut dyn Write,
-    extra_routes: Option<ExtraRoutes>,
+    embedding: Embedding,
 ) -> Result<(), Failure> {
+    if embedding.owns_process && matches!(command, Command::Serve | Command::Migrate(_)) {
+        install_telemetry(&loaded)?;
+    }
     match command {
         Command::Serve => {
-            install_telemetry(&loaded)?;
             let runtime = tokio::runtime::Runtime::new()
                 .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
-            runtime.block_on(serve::serve(loaded, extra_routes))?;
+            runtime.block_on(serve::serve(loaded, embedding.extra_routes))?;
             Ok(())
         }
         Command::Check => {
@@ -205,7 +224,6 @@ fn execute(
             }
         }
         Command::Migrate(command) => {
-            install_telemetry(&loaded)?;
             let runtime = tokio::runtime::Runtime::new()
                 .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
             let report = runtime.block_on(migrate::run(command, &loaded.settings))?;
@@ -232,9 +250,8 @@ fn write_output(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 fn install_telemetry(loaded: &Loaded) -> Result<(), Failure> {
     let subscriber =
         keel_ext_telemetry::subscriber(&loaded.settings.telemetry).map_err(Failure::config)?;
-    // This fails only when a subscriber is already installed, which happens when `run` is called more
-    // than once in one process (the black-box tests do); the first one keeps serving.
-    let _ = tracing::subscriber::set_global_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|error| anyhow::anyhow!("cannot install the log subscriber: {error}"))?;
     // Panics go through the subscriber too (with the request's span, so its request id), instead of the
     // default hook's plain text, which would break a JSON log stream. A panic in a handler becomes a 500
     // in the app factory; this is the one place it is logged.

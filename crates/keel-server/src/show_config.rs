@@ -1,7 +1,6 @@
 //! `keel show-config`: the masked settings as text or JSON, optionally with the layer behind each value.
 
 use keel_config::{COMMON_KEYS, Entry, Loaded};
-use serde_json::{Map, Value, json};
 
 use crate::cli::ShowConfigOptions;
 
@@ -39,18 +38,8 @@ fn render_text(entries: &[Entry], explain: bool) -> String {
 }
 
 fn render_json(entries: &[Entry], explain: bool) -> String {
-    let object: Map<String, Value> = entries
-        .iter()
-        .map(|entry| {
-            let described = if explain {
-                json!({"value": entry.value, "source": entry.source})
-            } else {
-                json!({"value": entry.value})
-            };
-            (entry.key.clone(), described)
-        })
-        .collect();
-    let mut text = serde_json::to_string_pretty(&Value::Object(object)).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&keel_config::entries_to_json(entries, explain))
+        .unwrap_or_default();
     text.push('\n');
     text
 }
@@ -58,6 +47,7 @@ fn render_json(entries: &[Entry], explain: bool) -> String {
 #[cfg(test)]
 mod tests {
     use keel_config::{LoadOptions, Override};
+    use serde_json::{Value, json};
 
     use super::*;
 

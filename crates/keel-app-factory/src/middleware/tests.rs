@@ -18,6 +18,14 @@ fn options() -> Options {
         )])),
         content_security_policy: HeaderValue::from_static("default-src 'self'"),
         strict_transport_security: false,
+        error_pages: ErrorPages {
+            max_body_bytes: 16,
+            site: SiteInfo {
+                app_name: "keel-test".to_owned(),
+                environment: "testing".to_owned(),
+            },
+            assets: StaticAssets::default(),
+        },
     }
 }
 
@@ -267,6 +275,43 @@ async fn cors_preflight_is_answered_only_for_listed_origins() {
             allowed,
             "{origin}"
         );
+    }
+}
+
+#[tokio::test]
+async fn clients_that_prefer_html_get_an_error_page_with_the_same_message() {
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    // (path, status, message shown)
+    let cases = [
+        (
+            "/nowhere",
+            StatusCode::NOT_FOUND,
+            "there is nothing at this address",
+        ),
+        (
+            "/panic",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "something went wrong on our side",
+        ),
+    ];
+    for (path, status, message) in cases {
+        let request = Request::get(path)
+            .header(header::ACCEPT, browser)
+            .body(Body::empty())
+            .unwrap();
+        let answer = send(request).await;
+        assert_eq!(answer.status, status, "{path}");
+        assert_eq!(
+            answer.headers[header::CONTENT_TYPE],
+            "text/html; charset=utf-8",
+            "{path}"
+        );
+        let page = answer.body.as_str().unwrap();
+        let request_id = answer.headers[REQUEST_ID_HEADER].to_str().unwrap();
+        assert!(page.starts_with("<!doctype html>"), "{page}");
+        assert!(page.contains(message), "{page}");
+        assert!(page.contains(request_id), "{page}");
+        assert!(!page.contains("secret.rs"), "{page}");
     }
 }
 

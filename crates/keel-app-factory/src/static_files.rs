@@ -1,0 +1,64 @@
+//! `/static/*`: files from `static_files.dir`, with caching that follows the content hash.
+//!
+//! A URL from `static_url()` carries `?v=<fingerprint>`; when that is the file's current fingerprint the
+//! response may be cached for a year, because a changed file gets a new URL. Anything else gets
+//! `static_files.max_age_secs`. Directories are never listed, and paths that try to leave the folder
+//! (`..`, encoded or not) are 404, like every missing file.
+
+use std::path::Path;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use keel_blueprint_main::{STATIC_URL_PREFIX, StaticAssets};
+use tower_http::services::ServeDir;
+
+#[derive(Debug, Clone)]
+struct Caching {
+    assets: StaticAssets,
+    short_max_age_secs: u64,
+}
+
+/// The static files router, to merge into the app's router.
+pub(crate) fn router<S>(dir: &Path, assets: StaticAssets, short_max_age_secs: u64) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    // Without this, a folder's URL redirects to the folder with a slash and then looks for index.html.
+    let files = ServeDir::new(dir).append_index_html_on_directories(false);
+    let caching = Caching {
+        assets,
+        short_max_age_secs,
+    };
+    Router::new()
+        .nest_service(STATIC_URL_PREFIX, files)
+        .layer(middleware::from_fn_with_state(caching, cache_control))
+}
+
+async fn cache_control(State(caching): State<Caching>, request: Request, next: Next) -> Response {
+    let path = request
+        .uri()
+        .path()
+        .strip_prefix(STATIC_URL_PREFIX)
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_owned();
+    let version = request
+        .uri()
+        .query()
+        .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix("v=")))
+        .map(str::to_owned);
+    let mut response = next.run(request).await;
+    if response.status().is_success() || response.status().as_u16() == 304 {
+        let value =
+            caching
+                .assets
+                .cache_control(&path, version.as_deref(), caching.short_max_age_secs);
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(header::CACHE_CONTROL, value);
+        }
+    }
+    response
+}

@@ -1,0 +1,31 @@
+//! The ops blueprint: operator endpoints under `/ops`, each behind the bearer admin token.
+//!
+//! This crate knows nothing about how the app is assembled: it asks its state for the [`AdminToken`] and
+//! the [`ConfigView`] through `FromRef`, and never depends on another blueprint. With no token
+//! configured, every `/ops` route answers 404, exactly like an unknown route.
+
+mod auth;
+mod config;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+
+pub use crate::auth::{Admin, AdminToken};
+pub use crate::config::ConfigView;
+
+/// Where the app factory mounts this router.
+pub const MOUNT_PATH: &str = "/ops";
+
+/// Routes of the ops blueprint, mounted under [`MOUNT_PATH`] by the app factory.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AdminToken: FromRef<S>,
+    ConfigView: FromRef<S>,
+{
+    Router::new().route("/config", get(config::config_show))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,302 @@
+//! HTTP hardening over real TCP: limits, timeouts, panics, error formats, security headers, CORS and
+//! static files.
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{Backend, TestApp, TestDatabase, spawn_app, spawn_app_with};
+
+const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_with(TestDatabase::create(Backend::Sqlite).await, overrides).await
+}
+
+/// Sends `request` as raw bytes and returns the response's status line.
+async fn raw_status_line(app: &TestApp, request: &[u8]) -> String {
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut response = vec![0; 1024];
+    let read = stream.read(&mut response).await.unwrap();
+    String::from_utf8_lossy(&response[..read])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413_json_whether_announced_or_streamed() {
+    let app = spawn_with(&[("server.max_body_bytes", "64")]).await;
+    let big = json!({"padding": "x".repeat(200)}).to_string();
+
+    let response = app
+        .client
+        .post(format!("{}/test/echo", app.address))
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "payload-too-large");
+    assert_eq!(
+        body["message"],
+        "the request body is larger than the limit of 64 bytes"
+    );
+
+    // Chunked: no Content-Length, so the limit is only found while the handler reads the body.
+    let chunked = format!(
+        "POST /test/echo HTTP/1.1\r\nHost: keel\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
+        big.len()
+    );
+    assert_eq!(
+        raw_status_line(&app, chunked.as_bytes()).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+
+    // Within the limit the body goes through.
+    let small = app
+        .client
+        .post(format!("{}/test/echo", app.address))
+        .json(&json!({"a": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), 200);
+}
+
+#[tokio::test]
+async fn a_request_slower_than_the_timeout_is_504_json() {
+    let app = spawn_with(&[("server.request_timeout_secs", "1")]).await;
+    let response = app.get("/test/slow?ms=5000").await;
+    assert_eq!(response.status(), 504);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "gateway-timeout");
+    assert!(body["request_id"].is_string());
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_500_and_the_app_keeps_serving() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app.get("/test/panic").await;
+    assert_eq!(response.status(), 500);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "internal-error");
+    assert_eq!(body["message"], "something went wrong on our side");
+    assert!(!body.to_string().contains("panics"), "{body}");
+    assert_eq!(app.get("/ping").await.status(), 200);
+}
+
+#[tokio::test]
+async fn errors_are_html_for_browsers_and_json_for_everyone_else() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let cases = [
+        ("/nowhere", 404, "there is nothing at this address"),
+        ("/test/panic", 500, "something went wrong on our side"),
+        (
+            "/test/unavailable",
+            503,
+            "the service is temporarily unavailable; try again shortly",
+        ),
+    ];
+    for (path, status, message) in cases {
+        for accept in [BROWSER_ACCEPT, "application/json", "*/*"] {
+            let response = app
+                .client
+                .get(format!("{}{path}", app.address))
+                .header("accept", accept)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{path} {accept}");
+            let content_type = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let request_id = response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let text = response.text().await.unwrap();
+            if accept == BROWSER_ACCEPT {
+                assert_eq!(content_type, "text/html; charset=utf-8", "{path}");
+                assert!(text.starts_with("<!doctype html>"), "{text}");
+                assert!(
+                    text.contains(message) && text.contains(&request_id),
+                    "{text}"
+                );
+            } else {
+                assert_eq!(content_type, "application/json", "{path} {accept}");
+                let body: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(body["message"], message);
+                assert_eq!(body["request_id"], request_id.as_str());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn security_headers_follow_the_settings() {
+    // (overrides, expected HSTS, expected CSP)
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, &'a str);
+    let cases: [Case<'_>; 2] = [
+        (
+            &[],
+            None,
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
+        (
+            &[
+                ("security.preferred_url_scheme", "https"),
+                ("security.csp", "default-src 'none'"),
+            ],
+            Some("max-age=31536000; includeSubDomains"),
+            "default-src 'none'",
+        ),
+    ];
+    for (overrides, hsts, csp) in cases {
+        let app = spawn_with(overrides).await;
+        for path in ["/", "/nowhere", "/static/css/app.css"] {
+            let response = app.get(path).await;
+            let headers = response.headers();
+            assert_eq!(headers["x-content-type-options"], "nosniff");
+            assert_eq!(headers["x-frame-options"], "DENY");
+            assert_eq!(
+                headers["referrer-policy"],
+                "strict-origin-when-cross-origin"
+            );
+            assert_eq!(headers["content-security-policy"], csp, "{path}");
+            assert_eq!(
+                headers
+                    .get("strict-transport-security")
+                    .map(|value| value.to_str().unwrap()),
+                hsts,
+                "{path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn cors_preflights_are_allowed_only_for_configured_origins() {
+    let app = spawn_with(&[("security.cors_origins", r#"["https://app.example"]"#)]).await;
+    for (origin, allowed) in [
+        ("https://app.example", true),
+        ("https://evil.example", false),
+    ] {
+        let response = app
+            .client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/health", app.address),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        let allowed_origin = response.headers().get("access-control-allow-origin");
+        assert_eq!(
+            allowed_origin.is_some_and(|value| value == origin),
+            allowed,
+            "{origin}"
+        );
+    }
+    // With no origins configured (the default), no CORS header is ever sent.
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(format!("{}/api/v1/health", app.address))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn static_files_are_cached_by_content_hash_and_never_escape_their_folder() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let page = app.get("/").await.text().await.unwrap();
+    let start = page.find("/static/css/app.css?v=").unwrap();
+    let hashed = &page[start..start + page[start..].find('"').unwrap()];
+    // (path, expected status, expected Cache-Control)
+    let cases = [
+        (hashed, 200, Some("public, max-age=31536000, immutable")),
+        ("/static/css/app.css", 200, Some("public, max-age=300")),
+        (
+            "/static/css/app.css?v=000000000000",
+            200,
+            Some("public, max-age=300"),
+        ),
+        ("/static/css", 404, None),
+        ("/static/css/", 404, None),
+        ("/static/../Cargo.toml", 404, None),
+        ("/static/%2e%2e/Cargo.toml", 404, None),
+        ("/static/css/%2e%2e/%2e%2e/README.md", 404, None),
+        ("/static/..%2f..%2fCargo.toml", 404, None),
+        ("/static/%2e%2e%2f%2e%2e%2fCargo.toml", 404, None),
+    ];
+    for (path, status, cache_control) in cases {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|value| value.to_str().unwrap()),
+            cache_control,
+            "{path}"
+        );
+        if status == 404 {
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "not-found", "{path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn ops_config_needs_the_admin_token_and_shows_the_masked_view() {
+    let token = "an-admin-token-for-the-black-box-tests-0123456789";
+    let app = spawn_with(&[("security.admin_token", token)]).await;
+    // (Authorization header, expected status)
+    let cases = [
+        (None, 401),
+        (Some("Bearer wrong-token"), 403),
+        (Some("Bearer right"), 200),
+    ];
+    for (authorization, status) in cases {
+        let mut request = app.client.get(format!("{}/ops/config", app.address));
+        if let Some(value) = authorization {
+            let value = value.replace("right", token);
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{authorization:?}");
+        let body: Value = response.json().await.unwrap();
+        if status == 200 {
+            assert_eq!(
+                body["server.port"],
+                json!({"value": 0, "source": "override server.port"})
+            );
+            assert!(
+                body["security.admin_token"]["value"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("***")
+            );
+            assert!(!body.to_string().contains(token));
+        }
+    }
+    // Without a token, /ops does not exist.
+    let app = spawn_app(Backend::Sqlite).await;
+    assert_eq!(app.get("/ops/config").await.status(), 404);
+}
