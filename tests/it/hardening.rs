@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Backend, TestApp, TestDatabase, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, TestDatabase, spawn_app, spawn_app_in, spawn_app_with};
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
@@ -299,4 +299,47 @@ async fn ops_config_needs_the_admin_token_and_shows_the_masked_view() {
     // Without a token, /ops does not exist.
     let app = spawn_app(Backend::Sqlite).await;
     assert_eq!(app.get("/ops/config").await.status(), 404);
+}
+
+#[tokio::test]
+async fn hsts_is_sent_in_staging_and_production_only() {
+    for (environment, hsts) in [
+        ("development", false),
+        ("testing", false),
+        ("staging", true),
+        ("production", true),
+    ] {
+        let app = spawn_app_in(
+            environment,
+            TestDatabase::create(Backend::Sqlite).await,
+            &[],
+        )
+        .await;
+        let response = app.get("/ping").await;
+        assert_eq!(
+            response.headers().contains_key("strict-transport-security"),
+            hsts,
+            "{environment}"
+        );
+        assert_eq!(
+            response.headers()["x-frame-options"],
+            "DENY",
+            "{environment}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn responses_are_gzipped_for_clients_that_accept_it() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(format!("{}/static/css/app.css", app.address))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let plain = app.get("/static/css/app.css").await;
+    assert!(plain.headers().get("content-encoding").is_none());
 }

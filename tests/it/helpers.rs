@@ -141,11 +141,26 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
 /// The settings come from the real loader, with no process environment variables (tests stay hermetic)
 /// and a few overrides: the port, the static folder, the database URL, then `overrides`.
 pub(crate) async fn spawn_app_with(database: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_in("testing", database, overrides).await
+}
+
+/// [`spawn_app_with`] in `environment`. Staging and production need a real secret key and a migrated
+/// database, so this sets `security.secret_key` and `database.auto_migrate` for them too.
+pub(crate) async fn spawn_app_in(
+    environment: &str,
+    database: TestDatabase,
+    overrides: &[(&str, &str)],
+) -> TestApp {
     let instance = tempfile::tempdir().expect("cannot create the instance folder");
     let overrides: Vec<Override> = [
         ("server.port", "0".to_owned()),
         ("static_files.dir", static_dir().display().to_string()),
         ("database.url", database.url.clone()),
+        (
+            "security.secret_key",
+            "a-test-secret-key-that-is-long-enough-0123456789".to_owned(),
+        ),
+        ("database.auto_migrate", "true".to_owned()),
     ]
     .into_iter()
     .map(|(key, value)| Override::new(key, value))
@@ -156,7 +171,7 @@ pub(crate) async fn spawn_app_with(database: TestDatabase, overrides: &[(&str, &
     )
     .collect();
     let loaded = keel_config::load(&LoadOptions {
-        environment: Some("testing".to_owned()),
+        environment: Some(environment.to_owned()),
         instance_dir: Some(instance.path().to_path_buf()),
         dotenv_file: None,
         vars: Vars::default(),

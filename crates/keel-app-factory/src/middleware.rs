@@ -13,8 +13,9 @@
 //! 5. catch panic: a panicking handler becomes a 500 and the process keeps serving;
 //! 6. body size limit (413) — outside the timeout, as tower-http's types require;
 //! 7. timeout (504);
-//! 8. CORS: only the origins in `security.cors_origins` (none by default);
-//! 9. the routes.
+//! 8. compression: gzip when the client accepts it and `server.compression` is on;
+//! 9. CORS: only the origins in `security.cors_origins` (none by default);
+//! 10. the routes.
 //!
 //! Invariant: a handler that fails returns an [`ErrorReport`] (directly or through its blueprint's error
 //! type), or marks a body written for clients with [`PublicErrorBody`]. Layer 4 re-renders any other
@@ -35,6 +36,7 @@ use keel_blueprint_main::{SiteInfo, StaticAssets};
 use keel_config::{Settings, UrlScheme};
 use keel_http::{ErrorReport, PublicErrorBody, REQUEST_ID_HEADER, RequestId, prefers_html};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -60,6 +62,7 @@ pub(crate) struct Options {
     cors_origins: Option<AllowOrigin>,
     content_security_policy: HeaderValue,
     strict_transport_security: bool,
+    compression: bool,
     error_pages: ErrorPages,
 }
 
@@ -94,6 +97,7 @@ impl Options {
             content_security_policy: HeaderValue::from_str(&security.csp)
                 .map_err(|_| crate::Error::NotAHeader("security.csp"))?,
             strict_transport_security: security.preferred_url_scheme == UrlScheme::Https,
+            compression: settings.server.compression,
             error_pages: ErrorPages {
                 max_body_bytes: settings.server.max_body_bytes,
                 site,
@@ -126,6 +130,9 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
                 .expose_headers([REQUEST_ID_HEADER])
                 .max_age(Duration::from_secs(600)),
         );
+    }
+    if options.compression {
+        routes = routes.layer(CompressionLayer::new());
     }
     let mut routes = routes
         .layer(TimeoutLayer::with_status_code(

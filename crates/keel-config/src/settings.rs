@@ -46,6 +46,8 @@ pub struct ServerSettings {
     /// a load balancer notices before the listener closes.
     pub drain_delay_secs: u64,
     pub graceful_shutdown_timeout_secs: u64,
+    /// Compress responses with gzip for clients that accept it. Turn off when a proxy in front compresses.
+    pub compression: bool,
 }
 
 impl ServerSettings {
