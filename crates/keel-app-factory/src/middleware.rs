@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::body::{Body, HttpBody};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -145,7 +145,14 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
             Arc::new(options.error_pages.clone()),
             render_errors,
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(access_line)
+                // The access line has the status; causes are logged where they are known.
+                .on_failure(()),
+        )
         .layer(middleware::from_fn(assign_request_id));
     if options.strict_transport_security {
         routes = routes.layer(SetResponseHeaderLayer::if_not_present(
@@ -186,18 +193,38 @@ async fn assign_request_id(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// The span every log line of a request is written in. It names the route template (`/api/v1/ready`),
+/// never the raw path, which could hold ids or personal data and would make every URL its own series.
 fn request_span(request: &Request) -> tracing::Span {
     let request_id = request
         .extensions()
         .get::<RequestId>()
         .map(RequestId::as_str)
         .unwrap_or_default();
+    // `Router::layer` runs the stack after routing, so the matched route is known here; requests that
+    // matched no route (the 404 fallback) have none.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
     tracing::info_span!(
         "request",
         method = %request.method(),
-        path = request.uri().path(),
+        route,
         request_id,
     )
+}
+
+/// The access line: one per request, when its response head is ready.
+fn access_line(response: &Response, latency: Duration, _span: &tracing::Span) {
+    // The body's exact size when it is known up front (most responses); streamed bodies have none.
+    let bytes = response.body().size_hint().exact();
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        bytes,
+        "request finished"
+    );
 }
 
 /// What error rendering needs: the body limit (to name it) and the site's look (for HTML pages).
