@@ -205,6 +205,29 @@ async fn cors_preflights_are_allowed_only_for_configured_origins() {
             "{origin}"
         );
     }
+    // Methods, headers and credentials come from the settings too.
+    let app = spawn_with(&[
+        ("security.cors_origins", r#"["https://app.example"]"#),
+        ("security.cors_methods", r#"["GET"]"#),
+        ("security.cors_headers", r#"["x-custom"]"#),
+        ("security.cors_allow_credentials", "true"),
+    ])
+    .await;
+    let response = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/v1/health", app.address),
+        )
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    let headers = response.headers();
+    assert_eq!(headers["access-control-allow-methods"], "GET");
+    assert_eq!(headers["access-control-allow-headers"], "x-custom");
+    assert_eq!(headers["access-control-allow-credentials"], "true");
     // With no origins configured (the default), no CORS header is ever sent.
     let app = spawn_app(Backend::Sqlite).await;
     let response = app

@@ -59,7 +59,7 @@ pub(crate) struct Options {
     max_body_bytes: usize,
     request_timeout: Duration,
     /// `None` when no origin is allowed: then no CORS headers are sent at all.
-    cors_origins: Option<AllowOrigin>,
+    cors: Option<CorsLayer>,
     content_security_policy: HeaderValue,
     strict_transport_security: bool,
     compression: bool,
@@ -76,24 +76,16 @@ impl Options {
         assets: StaticAssets,
     ) -> Result<Options, crate::Error> {
         let security = &settings.security;
-        let cors_origins = if security.cors_origins.is_empty() {
+        let cors = if security.cors_origins.is_empty() {
             None
-        } else if security.cors_origins.iter().any(|origin| origin == "*") {
-            Some(AllowOrigin::any())
         } else {
-            let origins = security
-                .cors_origins
-                .iter()
-                .map(|origin| HeaderValue::from_str(origin))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| crate::Error::NotAHeader("security.cors_origins"))?;
-            Some(AllowOrigin::list(origins))
+            Some(cors_layer(security)?)
         };
         Ok(Options {
             app_header,
             max_body_bytes: settings.server.max_body_bytes,
             request_timeout: settings.server.request_timeout(),
-            cors_origins,
+            cors,
             content_security_policy: HeaderValue::from_str(&security.csp)
                 .map_err(|_| crate::Error::NotAHeader("security.csp"))?,
             strict_transport_security: security.preferred_url_scheme == UrlScheme::Https,
@@ -107,29 +99,47 @@ impl Options {
     }
 }
 
+/// The CORS layer for `security.cors_*`. The settings were validated by `keel-config`; a value that still
+/// cannot be a header is reported naming its key.
+fn cors_layer(security: &keel_config::SecuritySettings) -> Result<CorsLayer, crate::Error> {
+    let origins = if security.cors_origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        let origins = security
+            .cors_origins
+            .iter()
+            .map(|origin| HeaderValue::from_str(origin))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| crate::Error::NotAHeader("security.cors_origins"))?;
+        AllowOrigin::list(origins)
+    };
+    let methods = security
+        .cors_methods
+        .iter()
+        .map(|method| Method::from_bytes(method.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| crate::Error::NotAHeader("security.cors_methods"))?;
+    let headers = security
+        .cors_headers
+        .iter()
+        .map(|name| HeaderName::from_bytes(name.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| crate::Error::NotAHeader("security.cors_headers"))?;
+    Ok(CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods(methods)
+        .allow_headers(headers)
+        .allow_credentials(security.cors_allow_credentials)
+        .expose_headers([REQUEST_ID_HEADER])
+        .max_age(Duration::from_secs(600)))
+}
+
 /// Wraps `routes` in the stack described in the module documentation.
 pub(crate) fn apply(routes: Router, options: &Options) -> Router {
     // `Router::layer` wraps what is already there, so layers are added innermost first.
     let mut routes = routes;
-    if let Some(origins) = &options.cors_origins {
-        routes = routes.layer(
-            CorsLayer::new()
-                .allow_origin(origins.clone())
-                .allow_methods([
-                    Method::GET,
-                    Method::POST,
-                    Method::PUT,
-                    Method::PATCH,
-                    Method::DELETE,
-                ])
-                .allow_headers([
-                    header::CONTENT_TYPE,
-                    header::AUTHORIZATION,
-                    REQUEST_ID_HEADER,
-                ])
-                .expose_headers([REQUEST_ID_HEADER])
-                .max_age(Duration::from_secs(600)),
-        );
+    if let Some(cors) = &options.cors {
+        routes = routes.layer(cors.clone());
     }
     if options.compression {
         routes = routes.layer(CompressionLayer::new());

@@ -76,6 +76,12 @@ pub struct SecuritySettings {
     /// Origins allowed to call the app from a browser (CORS), e.g. `["https://app.example"]`. Empty means
     /// no cross-origin access; `*` means any origin, which staging and production refuse.
     pub cors_origins: Vec<String>,
+    /// Methods a cross-origin request may use (when origins are allowed).
+    pub cors_methods: Vec<String>,
+    /// Request headers a cross-origin request may send.
+    pub cors_headers: Vec<String>,
+    /// Whether cross-origin requests may carry cookies and credentials; never with the `*` origin.
+    pub cors_allow_credentials: bool,
     /// The `Content-Security-Policy` header sent with every response.
     pub csp: String,
     /// The scheme clients reach the app by (behind a TLS proxy that is `https`); `https` turns HSTS on.
@@ -282,6 +288,28 @@ impl Section for SecuritySettings {
                     ),
                 ));
             }
+        }
+        for method in &self.cors_methods {
+            if method.is_empty() || !method.chars().all(|c| c.is_ascii_uppercase()) {
+                problems.push((
+                    "security.cors_methods",
+                    format!("contains {method:?}, which is not an HTTP method: write e.g. [\"GET\", \"POST\"]"),
+                ));
+            }
+        }
+        for name in &self.cors_headers {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                problems.push((
+                    "security.cors_headers",
+                    format!("contains {name:?}, which is not a header name: write e.g. [\"content-type\"]"),
+                ));
+            }
+        }
+        if self.cors_allow_credentials && self.cors_origins.iter().any(|origin| origin == "*") {
+            problems.push((
+                "security.cors_allow_credentials",
+                "cannot be true while security.cors_origins contains \"*\" (browsers refuse it): list the exact origins".to_owned(),
+            ));
         }
         if let Err(reason) = check_csp(&self.csp) {
             problems.push((

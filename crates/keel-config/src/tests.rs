@@ -555,3 +555,30 @@ fn a_content_security_policy_must_be_one_line_of_directives() {
         }
     }
 }
+
+#[test]
+fn cors_methods_headers_and_credentials_are_checked() {
+    let cases = [
+        (
+            "security.cors_methods",
+            r#"["get"]"#,
+            "security.cors_methods (set by override security.cors_methods): contains \"get\", which is not an HTTP method: write e.g. [\"GET\", \"POST\"]",
+        ),
+        (
+            "security.cors_headers",
+            r#"["x custom"]"#,
+            "security.cors_headers (set by override security.cors_headers): contains \"x custom\", which is not a header name: write e.g. [\"content-type\"]",
+        ),
+    ];
+    for (key, value, expected) in cases {
+        assert_eq!(Sandbox::new().set(key, value).error(), expected);
+    }
+    let message = Sandbox::new()
+        .set("security.cors_origins", r#"["*"]"#)
+        .set("security.cors_allow_credentials", "true")
+        .error();
+    assert_eq!(
+        message,
+        "security.cors_allow_credentials (set by override security.cors_allow_credentials): cannot be true while security.cors_origins contains \"*\" (browsers refuse it): list the exact origins"
+    );
+}

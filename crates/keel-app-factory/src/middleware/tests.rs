@@ -13,9 +13,13 @@ fn options() -> Options {
         app_header: HeaderValue::from_static("keel-test"),
         max_body_bytes: 16,
         request_timeout: Duration::from_secs(5),
-        cors_origins: Some(AllowOrigin::list([HeaderValue::from_static(
-            "https://app.example",
-        )])),
+        cors: Some(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list([HeaderValue::from_static(
+                    "https://app.example",
+                )]))
+                .allow_methods([Method::GET]),
+        ),
         content_security_policy: HeaderValue::from_static("default-src 'self'"),
         strict_transport_security: false,
         compression: true,
@@ -254,7 +258,7 @@ async fn cors_preflight_is_answered_only_for_listed_origins() {
         (options(), "https://evil.example", false),
         (
             Options {
-                cors_origins: None,
+                cors: None,
                 ..options()
             },
             "https://app.example",
