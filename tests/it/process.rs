@@ -244,9 +244,10 @@ async fn every_log_line_is_json_and_no_secret_reaches_the_logs() {
     let panic: Value = serde_json::from_str(&panic_line).unwrap();
     assert_eq!(panic["level"], "ERROR", "{panic_line}");
     assert!(panic["span"]["request_id"].is_string(), "{panic_line}");
-    // The access line of /api/v1/ready: route template, status, latency, bytes, inside the request span.
+    // The access line of /api/v1/ready: route template, status, latency, bytes, inside the request span
+    // with its request, trace and span ids.
     let access = keel
-        .wait_for_log("\"route\":\"/api/v1/ready\"", Duration::from_secs(10))
+        .wait_for_log("\"http.route\":\"/api/v1/ready\"", Duration::from_secs(10))
         .await;
     let access: Value = serde_json::from_str(&access).unwrap();
     assert_eq!(access["message"], "request finished", "{access}");
@@ -256,11 +257,14 @@ async fn every_log_line_is_json_and_no_secret_reaches_the_logs() {
         access["bytes"].as_u64().is_some_and(|bytes| bytes > 0),
         "{access}"
     );
-    assert_eq!(access["span"]["method"], "GET", "{access}");
+    assert_eq!(access["span"]["http.request.method"], "GET", "{access}");
     assert!(access["span"]["request_id"].is_string(), "{access}");
+    let trace_id = access["span"]["trace_id"].as_str().unwrap();
+    let span_id = access["span"]["span_id"].as_str().unwrap();
+    assert_eq!((trace_id.len(), span_id.len()), (32, 16), "{access}");
     // Unmatched paths are not logged raw.
     let unmatched = keel
-        .wait_for_log("\"route\":\"unmatched\"", Duration::from_secs(10))
+        .wait_for_log("\"http.route\":\"unmatched\"", Duration::from_secs(10))
         .await;
     assert!(!unmatched.contains("/nowhere"), "{unmatched}");
     let logs = keel.logs();

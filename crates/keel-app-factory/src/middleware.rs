@@ -7,7 +7,8 @@
 //!    500) carry them too;
 //! 2. request id: keep a sane incoming `X-Request-ID` or make a UUIDv7, store it in the request's
 //!    extensions and echo it on the response;
-//! 3. trace span: one span per request carrying the request id, so every log line inside has it;
+//! 3. trace span: one span per request (child of an incoming W3C `traceparent`) carrying the request id,
+//!    trace id and span id, so every log line inside has them; the trace id goes back in `X-Trace-ID`;
 //! 4. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`, or as an HTML error
 //!    page when the client's `Accept` prefers HTML (browsers);
 //! 5. catch panic: a panicking handler becomes a 500 and the process keeps serving;
@@ -42,6 +43,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+/// The header that returns the request's trace id.
+pub(crate) const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
 
 /// The header naming the service that answered, for operators behind a proxy or load balancer.
 pub(crate) const APP_HEADER: HeaderName = HeaderName::from_static("x-app");
@@ -155,6 +159,7 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
             Arc::new(options.error_pages.clone()),
             render_errors,
         ))
+        .layer(middleware::from_fn(trace_id_header))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -203,8 +208,7 @@ async fn assign_request_id(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// The span every log line of a request is written in. It names the route template (`/api/v1/ready`),
-/// never the raw path, which could hold ids or personal data and would make every URL its own series.
+/// The span every log line of a request is written in (see `keel_ext_telemetry::request_span`).
 fn request_span(request: &Request) -> tracing::Span {
     let request_id = request
         .extensions()
@@ -212,21 +216,29 @@ fn request_span(request: &Request) -> tracing::Span {
         .map(RequestId::as_str)
         .unwrap_or_default();
     // `Router::layer` runs the stack after routing, so the matched route is known here; requests that
-    // matched no route (the 404 fallback) have none.
+    // matched no route (the 404 fallback) have none. The raw path is never logged: it can hold ids or
+    // personal data, and would make every URL its own series.
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        route,
-        request_id,
-    )
+    keel_ext_telemetry::request_span(request.method(), route, request_id, request.headers())
+}
+
+/// Returns the request's trace id in `X-Trace-ID`, so a client can find its request in the traces.
+async fn trace_id_header(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(trace_id) = keel_ext_telemetry::trace_id_of(&tracing::Span::current())
+        && let Ok(value) = HeaderValue::from_str(&trace_id)
+    {
+        response.headers_mut().insert(TRACE_ID_HEADER, value);
+    }
+    response
 }
 
 /// The access line: one per request, when its response head is ready.
-fn access_line(response: &Response, latency: Duration, _span: &tracing::Span) {
+fn access_line(response: &Response, latency: Duration, span: &tracing::Span) {
+    keel_ext_telemetry::record_status(span, response.status());
     // The body's exact size when it is known up front (most responses); streamed bodies have none.
     let bytes = response.body().size_hint().exact();
     tracing::info!(

@@ -187,6 +187,13 @@ pub struct TelemetrySettings {
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info,sqlx=warn`; `RUST_LOG` sets it too.
     pub log_level: String,
+    /// The OTLP/HTTP collector's base URL (e.g. `http://collector:4318`); traces go to `<url>/v1/traces`.
+    /// Unset: no export (trace ids are still made, for log correlation). `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// sets it too.
+    pub otlp_endpoint: Option<String>,
+    /// The share of new traces to sample, 0.0–1.0; requests that arrive with a sampled parent follow
+    /// their parent. `OTEL_TRACES_SAMPLER_ARG` sets it too.
+    pub sample_ratio: f64,
 }
 
 /// The sections of [`Settings`], in order. A top-level key that is not one of them is an error.
@@ -422,6 +429,28 @@ impl Section for StaticFilesSettings {
 impl Section for TelemetrySettings {
     fn problems(&self, _environment: Environment) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
+        if let Some(endpoint) = &self.otlp_endpoint {
+            let scheme = url::Url::parse(endpoint)
+                .ok()
+                .map(|url| url.scheme().to_owned());
+            if !matches!(scheme.as_deref(), Some("http" | "https")) {
+                problems.push((
+                    "telemetry.otlp_endpoint",
+                    format!(
+                        "{endpoint:?} is not an http(s) URL: write the collector's OTLP/HTTP address, e.g. http://otel-collector:4318"
+                    ),
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.sample_ratio) {
+            problems.push((
+                "telemetry.sample_ratio",
+                format!(
+                    "is {}: write a share between 0.0 (no new traces) and 1.0 (every trace)",
+                    self.sample_ratio
+                ),
+            ));
+        }
         if let Some(directive) = invalid_log_directive(&self.log_level) {
             problems.push((
                 "telemetry.log_level",

@@ -1,57 +1,104 @@
-//! The telemetry extension: the tracing subscriber keel logs through, pretty or JSON.
+//! The telemetry extension: the tracing subscriber keel logs through (pretty or JSON), OpenTelemetry
+//! traces exported over OTLP/HTTP, and the request span that ties logs and traces together.
 //!
 //! This crate builds the subscriber but never installs it: only the binary (`keel-server`) sets the
-//! global default, so tests and other embedders stay in control. It knows nothing about HTTP routes.
+//! global default, so tests and other embedders stay in control. It knows nothing about routes or
+//! handlers: the app factory hands it a request's method, route template, request id and headers.
 
-use keel_config::{LogFormat, TelemetrySettings};
+mod export;
+mod request;
+
+use std::time::Duration;
+
+use keel_config::{LogFormat, Settings};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Subscriber;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
-/// The settings cannot be turned into a subscriber.
+pub use crate::export::probe_endpoint;
+pub use crate::request::{record_status, request_span, trace_id_of};
+
+/// The subscriber or the exporter cannot be built from the settings.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
         "telemetry.log_level {filter:?} is not a valid log filter ({reason}): write e.g. info or info,sqlx=warn,keel=debug"
     )]
     InvalidFilter { filter: String, reason: String },
+    #[error("cannot build the OTLP exporter for {endpoint}: {reason}")]
+    Exporter { endpoint: String, reason: String },
+    #[error("the OTLP endpoint {endpoint} is not reachable: {reason}")]
+    Unreachable { endpoint: String, reason: String },
 }
 
-/// Builds the subscriber described by `settings`, writing to standard error.
-pub fn subscriber(
-    settings: &TelemetrySettings,
-) -> Result<Box<dyn Subscriber + Send + Sync>, Error> {
-    subscriber_with_writer(settings, std::io::stderr)
+/// The running telemetry: owns the tracer provider, whose batch processor exports spans off the request
+/// path. Call [`Telemetry::shutdown`] before exiting so spans still queued are sent.
+#[derive(Debug)]
+pub struct Telemetry {
+    provider: SdkTracerProvider,
 }
 
-/// Builds the subscriber described by `settings`, writing to `writer` (tests capture the output with it).
-pub fn subscriber_with_writer<W>(
-    settings: &TelemetrySettings,
+impl Telemetry {
+    /// Flushes queued spans and stops the exporter, waiting at most `timeout`. This blocks the calling
+    /// thread; from async code run it with `spawn_blocking`.
+    pub fn shutdown(self, timeout: Duration) {
+        if let Err(error) = self.provider.shutdown_with_timeout(timeout) {
+            tracing::warn!(%error, "telemetry shutdown did not complete; some spans may be lost");
+        }
+    }
+}
+
+/// The subscriber for `settings`, writing to standard error, and the telemetry that feeds it.
+pub fn init(settings: &Settings) -> Result<(Box<dyn Subscriber + Send + Sync>, Telemetry), Error> {
+    init_with_writer(settings, std::io::stderr)
+}
+
+/// [`init`], writing to `writer` (tests capture the output with it).
+pub fn init_with_writer<W>(
+    settings: &Settings,
     writer: W,
-) -> Result<Box<dyn Subscriber + Send + Sync>, Error>
+) -> Result<(Box<dyn Subscriber + Send + Sync>, Telemetry), Error>
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
+    let telemetry = &settings.telemetry;
     let filter = EnvFilter::builder()
-        .parse(&settings.log_level)
+        .parse(&telemetry.log_level)
         .map_err(|error| Error::InvalidFilter {
-            filter: settings.log_level.clone(),
+            filter: telemetry.log_level.clone(),
             reason: error.to_string(),
         })?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    Ok(match settings.log_format {
-        LogFormat::Pretty => Box::new(builder.finish()),
-        LogFormat::Json => Box::new(
-            builder
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false)
-                .finish(),
+    let provider = export::provider(settings)?;
+    // Every request gets a trace id, exported or not, so logs can be correlated either way.
+    let traces = tracing_opentelemetry::layer().with_tracer(provider.tracer("keel"));
+    // The exporter reports its own failures as events under `opentelemetry*` targets, once per batch;
+    // they are let through once a minute, so a collector that is down costs one warning, not a flood.
+    let quiet_exporter = export::rate_limit_exporter_events(export::EXPORTER_EVENT_INTERVAL);
+    let registry = tracing_subscriber::registry().with(filter).with(traces);
+    let subscriber: Box<dyn Subscriber + Send + Sync> = match telemetry.log_format {
+        LogFormat::Pretty => Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_filter(quiet_exporter),
+            ),
         ),
-    })
+        LogFormat::Json => Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(writer)
+                    .with_filter(quiet_exporter),
+            ),
+        ),
+    };
+    Ok((subscriber, Telemetry { provider }))
 }
 
 #[cfg(test)]
@@ -59,18 +106,28 @@ mod tests {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
+    use http::HeaderMap;
+    use keel_config::{LoadOptions, Override};
+
     use super::*;
 
     /// Collects everything the subscriber writes, for assertions.
     #[derive(Clone, Default)]
     struct Captured(Arc<Mutex<Vec<u8>>>);
 
+    impl Captured {
+        fn lines(&self) -> Vec<serde_json::Value> {
+            let output = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            output
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect()
+        }
+    }
+
     impl Write for Captured {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .expect("capture lock")
-                .extend_from_slice(bytes);
+            self.0.lock().unwrap().extend_from_slice(bytes);
             Ok(bytes.len())
         }
 
@@ -87,48 +144,83 @@ mod tests {
         }
     }
 
-    fn settings(format: LogFormat, level: &str) -> TelemetrySettings {
-        TelemetrySettings {
-            log_format: format,
-            log_level: level.to_owned(),
-        }
+    fn settings(format: &str, level: &str) -> Settings {
+        let options = LoadOptions {
+            environment: Some("testing".to_owned()),
+            overrides: vec![
+                Override::new("telemetry.log_format", format),
+                Override::new("telemetry.log_level", level),
+            ],
+            ..LoadOptions::default()
+        };
+        keel_config::load(&options).unwrap().settings
     }
 
     #[test]
-    fn json_format_writes_one_parsable_object_per_line() {
+    fn json_lines_inside_a_request_carry_its_request_trace_and_span_ids() {
         let captured = Captured::default();
-        let subscriber =
-            subscriber_with_writer(&settings(LogFormat::Json, "info"), captured.clone()).unwrap();
-        tracing::subscriber::with_default(subscriber, || {
-            let span = tracing::info_span!("request", request_id = "abc");
+        let (subscriber, telemetry) =
+            init_with_writer(&settings("json", "info"), captured.clone()).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        let trace_id = tracing::subscriber::with_default(subscriber, || {
+            let span = request_span(&http::Method::GET, "/ping", "req-1", &headers);
             let _entered = span.enter();
             tracing::info!(answer = 42, "computed");
             tracing::debug!("filtered out");
+            trace_id_of(&span)
         });
-        let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<serde_json::Value> = output
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
-        assert_eq!(lines.len(), 1, "{output}");
-        assert_eq!(lines[0]["message"], "computed");
-        assert_eq!(lines[0]["answer"], 42);
-        assert_eq!(lines[0]["level"], "INFO");
-        assert_eq!(lines[0]["span"]["request_id"], "abc");
+        telemetry.shutdown(Duration::from_secs(1));
+
+        assert_eq!(
+            trace_id.as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        let lines = captured.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines[0];
+        assert_eq!(line["message"], "computed");
+        assert_eq!(line["answer"], 42);
+        assert_eq!(line["span"]["request_id"], "req-1");
+        assert_eq!(line["span"]["http.route"], "/ping");
+        assert_eq!(line["span"]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        let span_id = line["span"]["span_id"].as_str().unwrap();
+        assert_eq!(span_id.len(), 16);
+        assert_ne!(
+            span_id, "00f067aa0ba902b7",
+            "the request span is a child, not the caller"
+        );
+    }
+
+    #[test]
+    fn without_a_traceparent_a_request_starts_a_new_trace() {
+        let (subscriber, telemetry) =
+            init_with_writer(&settings("pretty", "info"), std::io::sink).unwrap();
+        let trace_id = tracing::subscriber::with_default(subscriber, || {
+            let span = request_span(&http::Method::GET, "/ping", "req-2", &HeaderMap::new());
+            trace_id_of(&span)
+        });
+        telemetry.shutdown(Duration::from_secs(1));
+        let trace_id = trace_id.unwrap();
+        assert_eq!(trace_id.len(), 32);
+        assert_ne!(trace_id, "00000000000000000000000000000000");
     }
 
     #[test]
     fn an_invalid_filter_is_a_clear_error() {
-        let error = subscriber_with_writer(
-            &settings(LogFormat::Pretty, "info,sqlx=loud"),
-            std::io::sink,
-        )
-        .err()
-        .unwrap();
+        // keel-config rejects most bad filters first; this is the last line of defence.
+        let mut settings = settings("pretty", "info");
+        settings.telemetry.log_level = "info,[unclosed=debug".to_owned();
+        let error = init_with_writer(&settings, std::io::sink).err().unwrap();
         assert!(
-            error
-                .to_string()
-                .starts_with("telemetry.log_level \"info,sqlx=loud\" is not a valid log filter"),
+            error.to_string().starts_with(
+                "telemetry.log_level \"info,[unclosed=debug\" is not a valid log filter"
+            ),
             "{error}"
         );
     }

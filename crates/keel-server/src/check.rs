@@ -1,6 +1,6 @@
 //! `keel check`: is this configuration good to run? The settings were already validated when they loaded
 //! (a problem there exits with the configuration code before this runs); here keel also reaches what the
-//! settings point at and reports each check on its own line.
+//! settings point at (the database, the OTLP endpoint) and reports each check on its own line.
 
 use keel_config::Loaded;
 use keel_ext_db::Db;
@@ -46,6 +46,15 @@ pub(crate) async fn check(loaded: &Loaded) -> Report {
             let _ = db.close().await;
         }
         Err(error) => report.fail(format!("database: {error}")),
+    }
+    match &settings.telemetry.otlp_endpoint {
+        None => report.pass("traces: not exported (telemetry.otlp_endpoint is not set)".to_owned()),
+        Some(endpoint) => match keel_ext_telemetry::probe_endpoint(endpoint).await {
+            Ok(()) => report.pass(format!(
+                "traces: the OTLP endpoint {endpoint} accepts connections"
+            )),
+            Err(error) => report.fail(format!("traces: {error}")),
+        },
     }
     report
 }

@@ -200,14 +200,17 @@ fn execute(
     out: &mut dyn Write,
     embedding: Embedding,
 ) -> Result<(), Failure> {
-    if embedding.owns_process && matches!(command, Command::Serve | Command::Migrate(_)) {
-        install_telemetry(&loaded)?;
-    }
+    let telemetry =
+        if embedding.owns_process && matches!(command, Command::Serve | Command::Migrate(_)) {
+            Some(install_telemetry(&loaded)?)
+        } else {
+            None
+        };
     match command {
         Command::Serve => {
             let runtime = tokio::runtime::Runtime::new()
                 .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
-            runtime.block_on(serve::serve(loaded, embedding.extra_routes))?;
+            runtime.block_on(serve::serve(loaded, embedding.extra_routes, telemetry))?;
             Ok(())
         }
         Command::Check => {
@@ -246,10 +249,10 @@ fn write_output(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
         .map_err(|error| anyhow::anyhow!("cannot write the output: {error}").into())
 }
 
-/// Installs the global subscriber and reports the loader's warnings through it.
-fn install_telemetry(loaded: &Loaded) -> Result<(), Failure> {
-    let subscriber =
-        keel_ext_telemetry::subscriber(&loaded.settings.telemetry).map_err(Failure::config)?;
+/// Installs the global subscriber (and, through it, trace export) and reports the loader's warnings.
+fn install_telemetry(loaded: &Loaded) -> Result<keel_ext_telemetry::Telemetry, Failure> {
+    let (subscriber, telemetry) =
+        keel_ext_telemetry::init(&loaded.settings).map_err(Failure::config)?;
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|error| anyhow::anyhow!("cannot install the log subscriber: {error}"))?;
     // Panics go through the subscriber too (with the request's span, so its request id), instead of the
@@ -270,5 +273,5 @@ fn install_telemetry(loaded: &Loaded) -> Result<(), Failure> {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    Ok(())
+    Ok(telemetry)
 }

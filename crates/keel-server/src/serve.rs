@@ -3,19 +3,21 @@
 //! Shutdown, in order: the first SIGTERM/SIGINT turns readiness to 503 while connections are still
 //! accepted for `server.drain_delay_secs` (so a load balancer notices); then the listener closes, every
 //! connection finishes its in-flight request (keep-alive connections close after it) within
-//! `server.graceful_shutdown_timeout_secs`; then the database pool closes and `keel` exits 0. A second
-//! signal at any point exits at once.
+//! `server.graceful_shutdown_timeout_secs`; then the database pool closes, queued spans are flushed to the
+//! collector (bounded), and `keel` exits 0. A second signal at any point exits at once.
 //!
 //! Connections are served with hyper directly rather than `axum::serve`, because only hyper's builder can
 //! bound how long a client may take to send its headers.
 
 use std::future::Future;
+use std::time::Duration;
 
 use anyhow::Context;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use keel_config::Loaded;
+use keel_ext_telemetry::Telemetry;
 
 use crate::ExtraRoutes;
 use tokio::net::{TcpListener, TcpStream};
@@ -26,7 +28,14 @@ use tokio::sync::{mpsc, watch};
 #[error("received a second {0}: exiting at once")]
 pub(crate) struct Interrupted(&'static str);
 
-pub(crate) async fn serve(loaded: Loaded, extra_routes: Option<ExtraRoutes>) -> anyhow::Result<()> {
+/// How long the exporter may take to send the spans still queued at exit.
+const TELEMETRY_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) async fn serve(
+    loaded: Loaded,
+    extra_routes: Option<ExtraRoutes>,
+    telemetry: Option<Telemetry>,
+) -> anyhow::Result<()> {
     let settings = &loaded.settings;
     // Listen for signals before anything slow happens, so an early Ctrl-C is not lost.
     let mut signals = Signals::listen()?;
@@ -94,6 +103,14 @@ pub(crate) async fn serve(loaded: Loaded, extra_routes: Option<ExtraRoutes>) -> 
         .close()
         .await
         .context("cannot close the database pool")?;
+    if let Some(telemetry) = telemetry {
+        // The flush blocks while it sends, so it runs off the async threads; it is bounded either way.
+        let flushed =
+            tokio::task::spawn_blocking(move || telemetry.shutdown(TELEMETRY_FLUSH_TIMEOUT));
+        or_second_signal(&mut signals, flushed)
+            .await?
+            .context("the telemetry flush failed")?;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,0 +1,180 @@
+//! Trace export: the tracer provider (resource, sampler, batch processor, OTLP/HTTP exporter), the filter
+//! that keeps exporter failures from flooding the logs, and the reachability probe of `keel check`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use keel_config::Settings;
+use opentelemetry::KeyValue;
+use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
+use tracing::subscriber::Interest;
+use tracing::{Metadata, callsite};
+
+use crate::Error;
+
+/// How long one export (a batch, retries included) may take.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the same exporter diagnostic may reach the logs.
+pub(crate) const EXPORTER_EVENT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The tracer provider for `settings`: always with a resource and a sampler (so requests get trace ids),
+/// and with a batch OTLP/HTTP exporter when `telemetry.otlp_endpoint` is set.
+pub(crate) fn provider(settings: &Settings) -> Result<SdkTracerProvider, Error> {
+    let resource = Resource::builder()
+        .with_service_name(settings.app.name.clone())
+        .with_attributes([
+            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+            KeyValue::new("deployment.environment.name", settings.app.env.to_string()),
+        ])
+        .build();
+    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+        settings.telemetry.sample_ratio,
+    )));
+    let builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(sampler);
+    let Some(endpoint) = &settings.telemetry.otlp_endpoint else {
+        return Ok(builder.build());
+    };
+    let traces_url = traces_url(endpoint);
+    let failed = |reason: String| Error::Exporter {
+        endpoint: traces_url.clone(),
+        reason,
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(traces_url.clone())
+        .with_timeout(EXPORT_TIMEOUT)
+        // The batch processor exports from its own thread with a blocking client, never on a request's
+        // runtime thread. The client is passed explicitly because a feature enabled anywhere in the
+        // dependency graph could otherwise switch the default to an async client that needs a runtime.
+        .with_http_client(blocking_client().map_err(failed)?)
+        .build()
+        .map_err(|error| failed(error.to_string()))?;
+    Ok(builder
+        .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+        .build())
+}
+
+/// The traces URL for a collector's base URL: `<base>/v1/traces`, unless it already ends so.
+fn traces_url(endpoint: &str) -> String {
+    let base = endpoint.trim_end_matches('/');
+    if base.ends_with("/v1/traces") {
+        base.to_owned()
+    } else {
+        format!("{base}/v1/traces")
+    }
+}
+
+/// A blocking HTTP client owns a runtime of its own, which must not be created on a runtime thread, so it
+/// is built on a short-lived one. Its timeout is set here because the exporter's does not apply to a
+/// client passed in.
+fn blocking_client() -> Result<reqwest::blocking::Client, String> {
+    std::thread::spawn(|| {
+        reqwest::blocking::Client::builder()
+            .timeout(EXPORT_TIMEOUT)
+            .build()
+    })
+    .join()
+    .map_err(|_| "building the HTTP client panicked".to_owned())?
+    .map_err(|error| error.to_string())
+}
+
+/// Checks that something accepts connections at the endpoint's host and port, within two seconds.
+pub async fn probe_endpoint(endpoint: &str) -> Result<(), Error> {
+    let unreachable = |reason: String| Error::Unreachable {
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    let url = url::Url::parse(endpoint).map_err(|error| unreachable(error.to_string()))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| unreachable("the URL has no host".to_owned()))?
+        .to_owned();
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| unreachable("the URL has no port".to_owned()))?;
+    let connect = tokio::net::TcpStream::connect((host, port));
+    match tokio::time::timeout(Duration::from_secs(2), connect).await {
+        Ok(Ok(_stream)) => Ok(()),
+        Ok(Err(error)) => Err(unreachable(error.to_string())),
+        Err(_elapsed) => Err(unreachable("no answer within 2 s".to_owned())),
+    }
+}
+
+/// A per-layer filter letting an exporter diagnostic (an event whose target starts with
+/// `opentelemetry`) through at most once per `interval` per call site; everything else passes.
+pub(crate) fn rate_limit_exporter_events(interval: Duration) -> ExporterEventLimit {
+    ExporterEventLimit {
+        interval,
+        last_seen: Mutex::new(HashMap::new()),
+    }
+}
+
+pub(crate) struct ExporterEventLimit {
+    interval: Duration,
+    last_seen: Mutex<HashMap<callsite::Identifier, Instant>>,
+}
+
+fn is_exporter_event(metadata: &Metadata<'_>) -> bool {
+    metadata.is_event() && metadata.target().starts_with("opentelemetry")
+}
+
+impl<S> tracing_subscriber::layer::Filter<S> for ExporterEventLimit {
+    fn enabled(
+        &self,
+        metadata: &Metadata<'_>,
+        _context: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        if !is_exporter_event(metadata) {
+            return true;
+        }
+        let now = Instant::now();
+        let mut last_seen = self
+            .last_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match last_seen.get(&metadata.callsite()) {
+            Some(seen) if now.duration_since(*seen) < self.interval => false,
+            _ => {
+                last_seen.insert(metadata.callsite(), now);
+                true
+            }
+        }
+    }
+
+    /// Exporter events must be asked about every time (the answer changes with the clock); a cached
+    /// "always" would let every one through.
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if is_exporter_event(metadata) {
+            Interest::sometimes()
+        } else {
+            Interest::always()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_traces_path_is_appended_once() {
+        let cases = [
+            ("http://collector:4318", "http://collector:4318/v1/traces"),
+            ("http://collector:4318/", "http://collector:4318/v1/traces"),
+            (
+                "http://collector:4318/v1/traces",
+                "http://collector:4318/v1/traces",
+            ),
+        ];
+        for (endpoint, expected) in cases {
+            assert_eq!(traces_url(endpoint), expected);
+        }
+    }
+}
