@@ -14,3 +14,4 @@ mod hardening;
 mod helpers;
 mod process;
 mod routes;
+mod telemetry;

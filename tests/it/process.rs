@@ -15,9 +15,9 @@ use crate::helpers::static_dir;
 const CANARY: &str = "canary-4b1d-process-secret-never-logged-0123456789";
 
 /// A running `keel serve` whose standard error (JSON log lines) is collected as it arrives.
-struct KeelProcess {
+pub(crate) struct KeelProcess {
     child: Child,
-    address: String,
+    pub(crate) address: String,
     logs: Arc<Mutex<Vec<String>>>,
     _instance: tempfile::TempDir,
 }
@@ -25,7 +25,7 @@ struct KeelProcess {
 impl KeelProcess {
     /// Starts `keel serve` in the testing environment on a free port with `vars`, and waits until it says
     /// where it listens.
-    async fn start(vars: &[(&str, &str)]) -> KeelProcess {
+    pub(crate) async fn start(vars: &[(&str, &str)]) -> KeelProcess {
         let instance = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_keel-test-binary"))
             .arg(format!("--instance-dir={}", instance.path().display()))
@@ -68,7 +68,7 @@ impl KeelProcess {
     }
 
     /// Polls the collected log lines until one contains `needle`; fails the test after `deadline`.
-    async fn wait_for_log(&self, needle: &str, deadline: Duration) -> String {
+    pub(crate) async fn wait_for_log(&self, needle: &str, deadline: Duration) -> String {
         let started = Instant::now();
         let mut poll = tokio::time::interval(Duration::from_millis(20));
         loop {
@@ -90,7 +90,7 @@ impl KeelProcess {
         }
     }
 
-    fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .args(["-s", name, &self.child.id().to_string()])
             .status()
@@ -99,7 +99,7 @@ impl KeelProcess {
     }
 
     /// Polls until the process exits; fails the test after `deadline`.
-    async fn exit_status(&mut self, deadline: Duration) -> ExitStatus {
+    pub(crate) async fn exit_status(&mut self, deadline: Duration) -> ExitStatus {
         let started = Instant::now();
         let mut poll = tokio::time::interval(Duration::from_millis(20));
         loop {
@@ -114,7 +114,7 @@ impl KeelProcess {
         }
     }
 
-    fn logs(&self) -> Vec<String> {
+    pub(crate) fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
     }
 }
@@ -127,7 +127,7 @@ impl Drop for KeelProcess {
 }
 
 /// A client that opens a new connection per request, so each request sees the listener as it is now.
-fn fresh_client() -> reqwest::Client {
+pub(crate) fn fresh_client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()

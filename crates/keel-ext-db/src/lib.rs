@@ -10,6 +10,8 @@ mod retry;
 
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 use keel_migrations::Migrator;
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::{MigrationStatus, MigratorTrait};
@@ -94,9 +96,16 @@ impl Db {
         self.backend
     }
 
-    /// Checks that the database answers, within a bounded time so readiness probes never hang.
+    /// Checks that the database answers, within a bounded time so readiness probes never hang. The ping
+    /// is a `db.ping` span, a child of the request's span in traces.
     pub async fn ping(&self) -> Result<(), Error> {
-        match tokio::time::timeout(PING_TIMEOUT, self.connection.ping()).await {
+        let span = tracing::info_span!(
+            "db.ping",
+            otel.kind = "client",
+            db.system.name = self.backend.as_str()
+        );
+        let ping = tokio::time::timeout(PING_TIMEOUT, self.connection.ping()).instrument(span);
+        match ping.await {
             Ok(result) => result.map_err(Error::Query),
             Err(_elapsed) => Err(Error::Timeout(PING_TIMEOUT)),
         }

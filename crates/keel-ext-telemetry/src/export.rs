@@ -1,7 +1,6 @@
 //! Trace export: the tracer provider (resource, sampler, batch processor, OTLP/HTTP exporter), the filter
 //! that keeps exporter failures from flooding the logs, and the reachability probe of `keel check`.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -10,8 +9,8 @@ use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
+use tracing::Metadata;
 use tracing::subscriber::Interest;
-use tracing::{Metadata, callsite};
 
 use crate::Error;
 
@@ -107,18 +106,20 @@ pub async fn probe_endpoint(endpoint: &str) -> Result<(), Error> {
     }
 }
 
-/// A per-layer filter letting an exporter diagnostic (an event whose target starts with
-/// `opentelemetry`) through at most once per `interval` per call site; everything else passes.
+/// A per-layer filter letting exporter diagnostics (events whose target starts with `opentelemetry`)
+/// through at most once per `interval`, all of them together: one failed batch produces several events
+/// (retries exhausted, export failed), and an outage should cost one line, not one per event or batch.
+/// Everything else passes.
 pub(crate) fn rate_limit_exporter_events(interval: Duration) -> ExporterEventLimit {
     ExporterEventLimit {
         interval,
-        last_seen: Mutex::new(HashMap::new()),
+        last_shown: Mutex::new(None),
     }
 }
 
 pub(crate) struct ExporterEventLimit {
     interval: Duration,
-    last_seen: Mutex<HashMap<callsite::Identifier, Instant>>,
+    last_shown: Mutex<Option<Instant>>,
 }
 
 fn is_exporter_event(metadata: &Metadata<'_>) -> bool {
@@ -135,14 +136,14 @@ impl<S> tracing_subscriber::layer::Filter<S> for ExporterEventLimit {
             return true;
         }
         let now = Instant::now();
-        let mut last_seen = self
-            .last_seen
+        let mut last_shown = self
+            .last_shown
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match last_seen.get(&metadata.callsite()) {
-            Some(seen) if now.duration_since(*seen) < self.interval => false,
+        match *last_shown {
+            Some(shown) if now.duration_since(shown) < self.interval => false,
             _ => {
-                last_seen.insert(metadata.callsite(), now);
+                *last_shown = Some(now);
                 true
             }
         }

@@ -47,7 +47,8 @@ pub fn request_span(
 
 /// Records the response status on the request span (an attribute of the exported span).
 pub fn record_status(span: &tracing::Span, status: StatusCode) {
-    span.record("http.response.status_code", status.as_u16());
+    // As i64: the tracing layer exports unsigned integers as strings.
+    span.record("http.response.status_code", i64::from(status.as_u16()));
 }
 
 /// The trace id of `span` as 32 hex digits, when it has one.

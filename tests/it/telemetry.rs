@@ -1,0 +1,235 @@
+//! Traces leave keel over OTLP/HTTP: a real receiver, started by the test, decodes what the real process
+//! exports. And a collector that is down costs one log line, never a failed or slow request.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message as _;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::process::{KeelProcess, fresh_client};
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
+
+/// A span as the collector received it, with its resource's attributes.
+#[derive(Debug, Clone)]
+struct Received {
+    resource: Vec<KeyValue>,
+    span: Span,
+}
+
+/// An OTLP/HTTP receiver on `127.0.0.1:0` that decodes every export with the OTLP protobuf types.
+struct Collector {
+    address: SocketAddr,
+    spans: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Collector {
+    async fn start() -> Collector {
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let router = Router::new()
+            .route("/v1/traces", post(receive))
+            .with_state(Arc::clone(&spans));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Collector { address, spans }
+    }
+
+    /// Polls until a span named `name` arrived; fails the test after `deadline`.
+    async fn span_named(&self, name: &str, deadline: Duration) -> Received {
+        let started = Instant::now();
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            if let Some(found) = self
+                .spans
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|received| received.span.name == name)
+            {
+                return found.clone();
+            }
+            let names: Vec<String> = self
+                .spans
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|received| received.span.name.clone())
+                .collect();
+            assert!(
+                started.elapsed() < deadline,
+                "no span {name:?} after {deadline:?}; received {names:?}"
+            );
+        }
+    }
+}
+
+async fn receive(State(spans): State<Arc<Mutex<Vec<Received>>>>, body: Bytes) -> Vec<u8> {
+    let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
+    for resource_spans in request.resource_spans {
+        let resource = resource_spans
+            .resource
+            .map(|resource| resource.attributes)
+            .unwrap_or_default();
+        for scope_spans in resource_spans.scope_spans {
+            for span in scope_spans.spans {
+                spans.lock().unwrap().push(Received {
+                    resource: resource.clone(),
+                    span,
+                });
+            }
+        }
+    }
+    // An empty ExportTraceServiceResponse encodes to no bytes.
+    Vec::new()
+}
+
+fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+    attributes
+        .iter()
+        .find(|attribute| attribute.key == key)
+        .and_then(|attribute| attribute.value.as_ref())
+        .and_then(|value: &AnyValue| value.value.as_ref())
+}
+
+fn text<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    match attribute(attributes, key)? {
+        any_value::Value::StringValue(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[tokio::test]
+async fn a_request_span_reaches_the_collector_as_a_child_of_the_incoming_traceparent_even_at_shutdown()
+ {
+    let collector = Collector::start().await;
+    let endpoint = format!("http://{}", collector.address);
+    let mut keel = KeelProcess::start(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]).await;
+
+    let response = fresh_client()
+        .get(format!("{}/api/v1/health", keel.address))
+        .header("traceparent", TRACEPARENT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-trace-id"], TRACE_ID);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let ready = fresh_client()
+        .get(format!("{}/api/v1/ready", keel.address))
+        .header("traceparent", TRACEPARENT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    // The batch would wait seconds before exporting; shutting down right away must flush it.
+    keel.signal("TERM");
+    assert_eq!(
+        keel.exit_status(Duration::from_secs(20)).await.code(),
+        Some(0)
+    );
+
+    let received = collector
+        .span_named("GET /api/v1/health", Duration::from_secs(10))
+        .await;
+    let span = &received.span;
+    assert_eq!(hex(&span.trace_id), TRACE_ID);
+    assert_eq!(hex(&span.parent_span_id), CALLER_SPAN_ID);
+    assert_eq!(text(&span.attributes, "http.route"), Some("/api/v1/health"));
+    assert_eq!(text(&span.attributes, "http.request.method"), Some("GET"));
+    assert_eq!(
+        text(&span.attributes, "request_id"),
+        Some(request_id.as_str())
+    );
+    assert_eq!(
+        attribute(&span.attributes, "http.response.status_code"),
+        Some(&any_value::Value::IntValue(200))
+    );
+    assert_eq!(text(&received.resource, "service.name"), Some("keel"));
+    assert_eq!(
+        text(&received.resource, "deployment.environment.name"),
+        Some("testing")
+    );
+    assert!(text(&received.resource, "service.version").is_some());
+
+    // The readiness probe's database ping is a child span of its request.
+    let ready = collector
+        .span_named("GET /api/v1/ready", Duration::from_secs(10))
+        .await;
+    let ping = collector
+        .span_named("db.ping", Duration::from_secs(10))
+        .await;
+    assert_eq!(ping.span.parent_span_id, ready.span.span_id);
+    assert_eq!(
+        text(&ping.span.attributes, "db.system.name"),
+        Some("sqlite")
+    );
+}
+
+#[tokio::test]
+async fn with_the_collector_down_requests_succeed_and_the_export_failure_is_logged_once() {
+    // A port that was free a moment ago: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let endpoint = format!("http://{closed}");
+    let mut keel = KeelProcess::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("APP_TELEMETRY__LOG_LEVEL", "info,sqlx=warn"),
+    ])
+    .await;
+    let client = fresh_client();
+    for _ in 0..20 {
+        let response = client
+            .get(format!("{}/ping", keel.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // Shutting down exports (and fails to export) what is queued.
+    keel.signal("TERM");
+    assert_eq!(
+        keel.exit_status(Duration::from_secs(30)).await.code(),
+        Some(0)
+    );
+
+    let exporter_lines: Vec<String> = keel
+        .logs()
+        .into_iter()
+        .filter(|line| {
+            serde_json::from_str::<Value>(line)
+                .ok()
+                .and_then(|parsed| {
+                    parsed["target"]
+                        .as_str()
+                        .map(|target| target.starts_with("opentelemetry"))
+                })
+                .unwrap_or(false)
+        })
+        .collect();
+    assert_eq!(exporter_lines.len(), 1, "{exporter_lines:#?}");
+}
