@@ -17,6 +17,10 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+# Measure what a request span costs on the request path, with and without an exporter.
+bench:
+    cargo bench -p keel-ext-telemetry
+
 # Format the code.
 fmt:
     cargo fmt --all

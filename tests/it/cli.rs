@@ -418,3 +418,36 @@ fn hello_greets_by_name() {
     assert_eq!(outcome.code, EXIT_SUCCESS);
     assert_eq!(outcome.stdout, "Hello, Ada! This is keel (development).\n");
 }
+
+#[test]
+fn check_reports_whether_the_otlp_endpoint_accepts_connections() {
+    let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = format!("http://{}", listening.local_addr().unwrap());
+    let closed = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", probe.local_addr().unwrap())
+    };
+    let outcome = keel(&["check"], &[("OTEL_EXPORTER_OTLP_ENDPOINT", &open)]);
+    assert_eq!(
+        outcome.code, EXIT_SUCCESS,
+        "{}{}",
+        outcome.stdout, outcome.stderr
+    );
+    assert!(
+        outcome.stdout.contains(&format!(
+            "ok    traces: the OTLP endpoint {open} accepts connections\n"
+        )),
+        "{}",
+        outcome.stdout
+    );
+
+    let outcome = keel(&["check"], &[("OTEL_EXPORTER_OTLP_ENDPOINT", &closed)]);
+    assert_eq!(outcome.code, EXIT_FAILURE, "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains(&format!(
+            "FAIL  traces: the OTLP endpoint {closed} is not reachable: "
+        )),
+        "{}",
+        outcome.stdout
+    );
+}
