@@ -24,7 +24,13 @@ fn keel_with(args: &[&str], vars: &[(&str, &str)], instance_config: Option<&str>
     let argv = ["keel", instance_arg.as_str()]
         .into_iter()
         .chain(args.iter().copied());
-    let vars: Vars = vars.iter().copied().collect();
+    // Never the machine's /run/secrets: tests stay hermetic.
+    let secrets_dir = instance.path().join("secrets").display().to_string();
+    let vars: Vars = vars
+        .iter()
+        .copied()
+        .chain([("APP_SECRETS_DIR", secrets_dir.as_str())])
+        .collect();
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let code = keel_server::run(argv, vars, &mut stdout, &mut stderr);
     let text = |bytes: Vec<u8>| {
@@ -75,13 +81,25 @@ const BAD_INPUTS: &[BadInput] = &[
         &["--set", "port=1"],
         &[],
         None,
-        "--set \"port=1\": the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
+        "--set \"port=…\": the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
+    ),
+    (
+        &["--set", "security.secret-key=hunter2-secret"],
+        &[],
+        None,
+        "--set \"security.secret-key=…\": the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
+    ),
+    (
+        &["--set", "hunter2-secret"],
+        &[],
+        None,
+        "--set \"…\": has no `=`: write --set section.key=value, e.g. --set server.port=9000",
     ),
     (
         &["--set", "server..port=1"],
         &[],
         None,
-        "--set \"server..port=1\": the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
+        "--set \"server..port=…\": the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
     ),
     (
         &["--set", "server.port=eighty"],
@@ -220,6 +238,12 @@ const BAD_INPUTS: &[BadInput] = &[
         &[("APP_APP__NAME", "")],
         None,
         "app.name (set by environment variable APP_APP__NAME): must not be empty",
+    ),
+    (
+        &[],
+        &[("APP_APP__NAME", "café")],
+        None,
+        "app.name (set by environment variable APP_APP__NAME): is \"café\", which cannot be sent in the X-App header: use ASCII letters, digits and punctuation",
     ),
     (
         &["--set", "app.env=production"],

@@ -23,7 +23,13 @@ fn keel(args: &[&str], vars: &[(&str, &str)]) -> (u8, String, String) {
     let argv = ["keel", &instance_arg, &static_arg]
         .into_iter()
         .chain(args.iter().copied());
-    let vars: Vars = vars.iter().copied().collect();
+    // Never the machine's /run/secrets: tests stay hermetic.
+    let secrets_dir = instance.path().join("secrets").display().to_string();
+    let vars: Vars = vars
+        .iter()
+        .copied()
+        .chain([("APP_SECRETS_DIR", secrets_dir.as_str())])
+        .collect();
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let code = keel_server::run(argv, vars, &mut stdout, &mut stderr);
     (

@@ -366,3 +366,28 @@ async fn responses_are_gzipped_for_clients_that_accept_it() {
     let plain = app.get("/static/css/app.css").await;
     assert!(plain.headers().get("content-encoding").is_none());
 }
+
+#[tokio::test]
+async fn error_bodies_are_compressed_consistently_with_their_headers() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for path in ["/nowhere", "/test/panic"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        let encoding = response
+            .headers()
+            .get("content-encoding")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let body = response.bytes().await.unwrap();
+        // Either the body is gzip (magic bytes 1f 8b) and says so, or it is plain JSON and says nothing.
+        match encoding.as_deref() {
+            Some("gzip") => assert_eq!(&body[..2], &[0x1f, 0x8b], "{path}"),
+            None => assert_eq!(body[0], b'{', "{path}"),
+            Some(other) => panic!("{path}: unexpected encoding {other}"),
+        }
+    }
+}

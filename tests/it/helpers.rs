@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use keel_config::{LoadOptions, Override, Vars};
+use keel_config::{LoadOptions, Override};
 use sea_orm::{ConnectionTrait, Database};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -174,7 +174,13 @@ pub(crate) async fn spawn_app_in(
         environment: Some(environment.to_owned()),
         instance_dir: Some(instance.path().to_path_buf()),
         dotenv_file: None,
-        vars: Vars::default(),
+        // Never the machine's /run/secrets: tests stay hermetic.
+        vars: [(
+            "APP_SECRETS_DIR",
+            instance.path().join("secrets").display().to_string(),
+        )]
+        .into_iter()
+        .collect(),
         overrides,
     })
     .unwrap_or_else(|error| panic!("the test settings are invalid: {error}"));

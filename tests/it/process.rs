@@ -34,6 +34,8 @@ impl KeelProcess {
             .arg("serve")
             .env_clear()
             .env("APP_ENV", "testing")
+            // Never the machine's /run/secrets.
+            .env("APP_SECRETS_DIR", instance.path().join("secrets"))
             .env("APP_TELEMETRY__LOG_FORMAT", "json")
             .env("APP_TELEMETRY__LOG_LEVEL", "info,sqlx=warn")
             .envs(vars.iter().copied())
@@ -152,7 +154,7 @@ async fn sigterm_drains_readiness_finishes_in_flight_requests_then_refuses_conne
 
     let slow = tokio::spawn(
         client
-            .get(format!("{}/test/slow?ms=3000", keel.address))
+            .get(format!("{}/test/slow?ms=4000", keel.address))
             .send(),
     );
     keel.wait_for_log("test: slow request started", Duration::from_secs(10))

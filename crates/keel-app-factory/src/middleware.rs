@@ -9,12 +9,13 @@
 //!    extensions and echo it on the response;
 //! 3. trace span: one span per request (child of an incoming W3C `traceparent`) carrying the request id,
 //!    trace id and span id, so every log line inside has them; the trace id goes back in `X-Trace-ID`;
-//! 4. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`, or as an HTML error
+//! 4. compression: gzip when the client accepts it and `server.compression` is on — outside error
+//!    rendering, so error bodies are compressed as they are finally written;
+//! 5. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`, or as an HTML error
 //!    page when the client's `Accept` prefers HTML (browsers);
-//! 5. catch panic: a panicking handler becomes a 500 and the process keeps serving;
-//! 6. body size limit (413) — outside the timeout, as tower-http's types require;
-//! 7. timeout (504);
-//! 8. compression: gzip when the client accepts it and `server.compression` is on;
+//! 6. catch panic: a panicking handler becomes a 500 and the process keeps serving;
+//! 7. body size limit (413) — outside the timeout, as tower-http's types require;
+//! 8. timeout (504);
 //! 9. CORS: only the origins in `security.cors_origins` (none by default);
 //! 10. the routes.
 //!
@@ -145,9 +146,6 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
     if let Some(cors) = &options.cors {
         routes = routes.layer(cors.clone());
     }
-    if options.compression {
-        routes = routes.layer(CompressionLayer::new());
-    }
     let mut routes = routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
@@ -158,7 +156,13 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
         .layer(middleware::from_fn_with_state(
             Arc::new(options.error_pages.clone()),
             render_errors,
-        ))
+        ));
+    // Outside error rendering, so rendered error bodies are compressed too (inside, the re-rendered body
+    // would be plain while the copied headers still said gzip).
+    if options.compression {
+        routes = routes.layer(CompressionLayer::new());
+    }
+    let mut routes = routes
         .layer(middleware::from_fn(trace_id_header))
         .layer(
             TraceLayer::new_for_http()
@@ -277,8 +281,13 @@ async fn render_errors(
     // Headers set below (CORS, `Retry-After`, `WWW-Authenticate`, …) survive the re-rendering; only the
     // body and its description are replaced.
     let mut kept_headers = response.headers().clone();
-    kept_headers.remove(header::CONTENT_TYPE);
-    kept_headers.remove(header::CONTENT_LENGTH);
+    for describes_the_old_body in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+    ] {
+        kept_headers.remove(describes_the_old_body);
+    }
     let report = match response.extensions().get::<ErrorReport>() {
         Some(report) => report.clone(),
         // The limit is reported by two layers (by `Content-Length` up front, or while a handler reads a

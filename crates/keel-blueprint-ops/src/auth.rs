@@ -87,8 +87,10 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|value| value.split_once(' '))
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|offered| !offered.is_empty())
             .ok_or(Refusal::MissingToken)?;
         // A wrong token is not logged here: the access log records the 403 with its request id, and the
@@ -99,4 +101,9 @@ where
             Err(Refusal::WrongToken)
         }
     }
+}
+
+/// The answer to an unsupported method on an ops route, given only to an authenticated caller.
+pub(crate) async fn method_not_allowed(_admin: Admin) -> ErrorReport {
+    ErrorReport::from_status(StatusCode::METHOD_NOT_ALLOWED)
 }

@@ -24,7 +24,12 @@ where
     AdminToken: FromRef<S>,
     ConfigView: FromRef<S>,
 {
-    Router::new().route("/config", get(config::config_show))
+    // Other methods are answered only after the token check, so without a token (or with a wrong one)
+    // a POST learns no more about /ops than a GET does.
+    Router::new().route(
+        "/config",
+        get(config::config_show).fallback(auth::method_not_allowed),
+    )
 }
 
 #[cfg(test)]

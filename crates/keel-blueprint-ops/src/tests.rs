@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::extract::FromRef;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use keel_config::{LoadOptions, Override, Secret};
+use keel_config::{LoadOptions, Override};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -18,15 +18,20 @@ struct TestState {
     config: ConfigView,
 }
 
+/// The ops router over settings loaded with `token` as `security.admin_token`, as the app builds it.
 fn test_router(token: Option<&str>) -> Router {
+    let mut overrides = vec![Override::new("server.port", "9321")];
+    if let Some(token) = token {
+        overrides.push(Override::new("security.admin_token", token));
+    }
     let loaded = keel_config::load(&LoadOptions {
         environment: Some("testing".to_owned()),
-        overrides: vec![Override::new("server.port", "9321")],
+        overrides,
         ..LoadOptions::default()
     })
     .unwrap();
     let state = TestState {
-        admin_token: AdminToken::new(token.map(Secret::new)),
+        admin_token: AdminToken::new(loaded.settings.security.admin_token.clone()),
         config: ConfigView::new(&loaded),
     };
     router().with_state(state)
@@ -57,6 +62,7 @@ async fn get_config(
 async fn the_token_matrix() {
     let right = format!("Bearer {TOKEN}");
     let wrong = format!("Bearer {TOKEN}x");
+    let lowercase_scheme = format!("bearer {TOKEN}");
     // (configured token, Authorization header, status, error code or None for success)
     let cases = [
         (
@@ -91,6 +97,7 @@ async fn the_token_matrix() {
             Some("forbidden"),
         ),
         (Some(TOKEN), Some(right.as_str()), StatusCode::OK, None),
+        (Some(TOKEN), Some(&lowercase_scheme), StatusCode::OK, None),
     ];
     for (configured, authorization, status, code) in cases {
         let (answered, challenge, body) = get_config(test_router(configured), authorization).await;
@@ -111,6 +118,37 @@ async fn the_config_view_masks_secrets() {
     let (_, _, body) = get_config(test_router(Some(TOKEN)), Some(&format!("Bearer {TOKEN}"))).await;
     let secret = body["security.secret_key"]["value"].as_str().unwrap();
     assert!(secret.starts_with("***"), "{secret}");
-    assert_eq!(body["security.admin_token"]["value"], Value::Null);
+    let token = body["security.admin_token"]["value"].as_str().unwrap();
+    assert_eq!(token, keel_config::mask(TOKEN));
     assert!(!body.to_string().contains(TOKEN));
+}
+
+#[tokio::test]
+async fn other_methods_learn_nothing_without_the_token() {
+    // (configured token, Authorization header, status)
+    let right = format!("Bearer {TOKEN}");
+    let cases = [
+        (None, None, StatusCode::NOT_FOUND),
+        (Some(TOKEN), None, StatusCode::UNAUTHORIZED),
+        (
+            Some(TOKEN),
+            Some(right.as_str()),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+    ];
+    for (configured, authorization, status) in cases {
+        let mut request = Request::post("/config");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        let response = test_router(configured)
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            status,
+            "{configured:?} {authorization:?}"
+        );
+    }
 }

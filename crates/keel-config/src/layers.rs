@@ -179,7 +179,7 @@ pub(crate) fn dotenv_variables(path: &Path, real: &Vars, findings: &mut Findings
     let mut variables = Vec::new();
     for entry in entries {
         match entry {
-            Ok((name, _)) if LOADER_VARIABLES[..2].contains(&name.as_str()) => {
+            Ok((name, _)) if LOADER_VARIABLES.contains(&name.as_str()) => {
                 findings.warnings.push(format!(
                     "ignoring {name} in {}: it chooses which files are read, so set it in the real environment",
                     path.display()

@@ -81,20 +81,51 @@ impl ConnectionUrl {
         &self.0
     }
 
-    /// The URL with its password replaced by its masked form; safe to print and log.
+    /// The URL with its password (in the user info, or a `password=` query parameter) replaced by its
+    /// masked form; safe to print and log.
     pub fn masked(&self) -> String {
-        match url::Url::parse(&self.0) {
-            Ok(mut parsed) => match parsed.password().map(mask) {
-                Some(masked_password) => match parsed.set_password(Some(&masked_password)) {
-                    Ok(()) => parsed.to_string(),
-                    // The URL cannot carry a password after all: hide everything rather than guess.
-                    Err(()) => mask(&self.0),
-                },
-                None => self.0.clone(),
-            },
-            // Not a URL we understand, so we cannot tell where a password would be: hide it all.
-            Err(_) => mask(&self.0),
+        // Not a URL we understand, so we cannot tell where a password would be: hide it all.
+        let Ok(mut parsed) = url::Url::parse(&self.0) else {
+            return mask(&self.0);
+        };
+        if let Some(masked_password) = parsed.password().map(mask)
+            && parsed.set_password(Some(&masked_password)).is_err()
+        {
+            // The URL cannot carry a password after all: hide everything rather than guess.
+            return mask(&self.0);
         }
+        let has_password_parameter = parsed
+            .query_pairs()
+            .any(|(name, _)| name.eq_ignore_ascii_case("password"));
+        if has_password_parameter {
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(name, value)| {
+                    let value = if name.eq_ignore_ascii_case("password") {
+                        mask(&value)
+                    } else {
+                        value.into_owned()
+                    };
+                    (name.into_owned(), value)
+                })
+                .collect();
+            parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        parsed.to_string()
+    }
+
+    /// The password as written in the URL (user info, else a `password=` parameter), for redacting
+    /// messages that may quote it.
+    pub fn password(&self) -> Option<String> {
+        let parsed = url::Url::parse(&self.0).ok()?;
+        if let Some(password) = parsed.password().filter(|password| !password.is_empty()) {
+            return Some(password.to_owned());
+        }
+        parsed
+            .query_pairs()
+            .find(|(name, _)| name.eq_ignore_ascii_case("password"))
+            .map(|(_, value)| value.into_owned())
+            .filter(|value| !value.is_empty())
     }
 
     /// The scheme (`sqlite`, `postgres`, …), or `None` when the text is not a URL.
@@ -173,6 +204,13 @@ mod tests {
             (
                 format!("not a url {CANARY}"),
                 mask(&format!("not a url {CANARY}")),
+            ),
+            (
+                format!("postgres://keel@db/keel?sslmode=require&password={CANARY}"),
+                format!(
+                    "postgres://keel@db/keel?sslmode=require&password={}",
+                    mask(CANARY)
+                ),
             ),
         ];
         for (url, expected) in cases {

@@ -242,6 +242,15 @@ impl Section for AppSettings {
         let mut problems = Vec::new();
         if self.name.trim().is_empty() {
             problems.push(("app.name", "must not be empty".to_owned()));
+        } else if !self.name.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+            // It is sent in the `X-App` header, which only carries visible ASCII.
+            problems.push((
+                "app.name",
+                format!(
+                    "is {:?}, which cannot be sent in the X-App header: use ASCII letters, digits and punctuation",
+                    self.name
+                ),
+            ));
         }
         problems
     }
@@ -396,7 +405,12 @@ impl Section for DatabaseSettings {
                 ),
             ));
         }
-        if !matches!(
+        if url::Url::parse(self.url.expose()).is_err() {
+            problems.push((
+                "database.url",
+                "is not a valid URL: write sqlite://path/to/file.sqlite3?mode=rwc or postgres://user:password@host/database, percent-encoding any / # ? @ % in the password (e.g. / as %2F)".to_owned(),
+            ));
+        } else if !matches!(
             self.url.scheme(),
             Some("sqlite" | "postgres" | "postgresql")
         ) {

@@ -69,23 +69,39 @@ impl Override {
         }
     }
 
-    /// Parses the `--set` form `section.key=value`.
+    /// Parses the `--set` form `section.key=value`. Errors quote the key, never the value: a mistyped
+    /// key must not print the secret that followed it.
     pub fn parse_assignment(text: &str) -> Result<Self, Error> {
-        let bad = |reason: &str| {
+        let bad = |shown: &str, reason: &str| {
             Error::single(Problem::at_input(
-                format!("--set {text:?}"),
+                format!("--set {shown:?}"),
                 format!("{reason}: write --set section.key=value, e.g. --set server.port=9000"),
             ))
         };
-        let (key, value) = text.split_once('=').ok_or_else(|| bad("has no `=`"))?;
+        let Some((key, value)) = text.split_once('=') else {
+            // Without `=` there is no telling key from value, so only a key-shaped text is shown.
+            let shown = if is_dotted_key(text.trim()) {
+                text.trim()
+            } else {
+                "…"
+            };
+            return Err(bad(shown, "has no `=`"));
+        };
         let key = key.trim();
-        let well_formed = key.split('.').count() >= 2
-            && key.split('.').all(|part| {
-                !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
-        if !well_formed {
-            return Err(bad("the key is not a dotted setting name"));
+        if !is_dotted_key(key) {
+            return Err(bad(
+                &format!("{key}=…"),
+                "the key is not a dotted setting name",
+            ));
         }
         Ok(Override::new(key, value))
     }
+}
+
+/// `section.key` (two or more non-empty parts of ASCII letters, digits and `_`).
+fn is_dotted_key(key: &str) -> bool {
+    key.split('.').count() >= 2
+        && key.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
 }

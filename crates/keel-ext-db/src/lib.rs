@@ -44,12 +44,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot connect to the database at {url}: {source}")]
+    #[error("cannot connect to the database at {url}: {reason}")]
     Connect {
         /// The URL with its password masked.
         url: String,
-        #[source]
-        source: DbErr,
+        /// The driver's message with the URL and password masked: drivers quote connection strings
+        /// they cannot parse, so their error is never shown as it is.
+        reason: String,
     },
     #[error(
         "cannot connect to the database at {url} within {timeout:?} (database.connect_timeout_secs)"

@@ -13,7 +13,9 @@ use std::time::Duration;
 use keel_config::{LogFormat, Settings};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Level;
 use tracing::Subscriber;
+use tracing_subscriber::filter::{FilterExt as _, LevelFilter, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -72,18 +74,28 @@ where
             reason: error.to_string(),
         })?;
     let provider = export::provider(settings)?;
-    // Every request gets a trace id, exported or not, so logs can be correlated either way.
-    let traces = tracing_opentelemetry::layer().with_tracer(provider.tracer("keel"));
+    // Every request gets a trace id, exported or not, so logs can be correlated either way. The log
+    // filter applies to the log output only: with `warn` logs, request spans (info) still exist, so
+    // traces, `X-Trace-ID` and the ids in warning lines do not depend on how verbose the logs are.
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("keel"))
+        .with_filter(LevelFilter::INFO);
     // The exporter reports its own failures as events under `opentelemetry*` targets, once per batch;
     // they are let through once a minute, so a collector that is down costs one warning, not a flood.
     let quiet_exporter = export::rate_limit_exporter_events(export::EXPORTER_EVENT_INTERVAL);
-    let registry = tracing_subscriber::registry().with(filter).with(traces);
+    // The output layer must see info spans even when it writes only warnings, or a warning inside a
+    // request would lose the request's ids.
+    let filter = filter.or(filter_fn(|metadata| {
+        metadata.is_span() && *metadata.level() <= Level::INFO
+    }));
+    let registry = tracing_subscriber::registry().with(traces);
     let subscriber: Box<dyn Subscriber + Send + Sync> = match telemetry.log_format {
         LogFormat::Pretty => Box::new(
             registry.with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(writer)
-                    .with_filter(quiet_exporter),
+                    .with_filter(quiet_exporter)
+                    .with_filter(filter),
             ),
         ),
         LogFormat::Json => Box::new(
@@ -94,7 +106,8 @@ where
                     .with_current_span(true)
                     .with_span_list(false)
                     .with_writer(writer)
-                    .with_filter(quiet_exporter),
+                    .with_filter(quiet_exporter)
+                    .with_filter(filter),
             ),
         ),
     };
@@ -195,6 +208,25 @@ mod tests {
             span_id, "00f067aa0ba902b7",
             "the request span is a child, not the caller"
         );
+    }
+
+    #[test]
+    fn a_quiet_log_level_still_traces_requests_and_puts_the_ids_on_warnings() {
+        let captured = Captured::default();
+        let (subscriber, telemetry) =
+            init_with_writer(&settings("json", "warn"), captured.clone()).unwrap();
+        let trace_id = tracing::subscriber::with_default(subscriber, || {
+            let span = request_span(&http::Method::GET, "/ping", "req-3", &HeaderMap::new());
+            let _entered = span.enter();
+            tracing::info!("not logged at warn");
+            tracing::warn!("logged");
+            trace_id_of(&span)
+        });
+        telemetry.shutdown(Duration::from_secs(1));
+        let trace_id = trace_id.expect("a trace id at log level warn");
+        let lines = captured.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["span"]["trace_id"], trace_id.as_str());
     }
 
     #[test]

@@ -36,11 +36,22 @@ pub(crate) async fn check(loaded: &Loaded) -> Report {
                         "database: {database} answers; no pending migrations"
                     ));
                 }
-                Ok(pending) => report.pass(format!(
-                    "database: {database} answers; {} pending migration(s): {}",
-                    pending.len(),
-                    pending.join(", ")
-                )),
+                Ok(pending) => {
+                    let line = format!(
+                        "database: {database} answers; {} pending migration(s): {}",
+                        pending.len(),
+                        pending.join(", ")
+                    );
+                    // Where `serve` applies them itself (or only warns, locally) this is fine; in staging
+                    // and production `serve` would refuse to start.
+                    if settings.database.auto_migrate || settings.app.env.is_local() {
+                        report.pass(line);
+                    } else {
+                        report.fail(format!(
+                            "{line} (serve refuses to start: run `keel migrate up`)"
+                        ));
+                    }
+                }
                 Err(error) => report.fail(format!("database: {database} answers, but {error}")),
             }
             let _ = db.close().await;

@@ -1,9 +1,12 @@
 //! The `keel` command line: parses arguments, loads the settings, installs telemetry and runs a command.
 //!
-//! `main.rs` only hands the process's arguments, environment and standard streams to [`run`]; keeping the
-//! rest in a library lets the black-box tests drive the exact same code with their own arguments and
+//! `main.rs` only calls [`main`], which hands the process's arguments, environment and standard streams to
+//! the command line; keeping it in a library lets the black-box tests drive the exact same code with their own arguments and
 //! variables. This is the only crate that installs a global subscriber, binds sockets and maps failures to
 //! exit codes: library crates return errors, and here they become one clear message and a documented code.
+//!
+//! This crate knows no routes, handlers or SQL: it parses, loads, starts what the app factory builds and
+//! stops it. Everything a request touches lives in the crates below it.
 
 mod check;
 mod cli;

@@ -25,8 +25,11 @@ use tokio::sync::{mpsc, watch};
 
 /// A second shutdown signal arrived: the process exits without waiting.
 #[derive(Debug, thiserror::Error)]
-#[error("received a second {0}: exiting at once")]
+#[error("interrupted by {0}: exiting at once")]
 pub(crate) struct Interrupted(&'static str);
+
+/// How long closing the database pool may take at exit.
+const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long the exporter may take to send the spans still queued at exit.
 const TELEMETRY_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,12 +40,19 @@ pub(crate) async fn serve(
     telemetry: Option<Telemetry>,
 ) -> anyhow::Result<()> {
     let settings = &loaded.settings;
-    // Listen for signals before anything slow happens, so an early Ctrl-C is not lost.
+    // Listen for both signals before anything slow happens: once listened for, a signal no longer ends
+    // the process by itself, so start-up (which may retry the database for a while) races them too.
     let mut signals = Signals::listen()?;
     let extra_routes = extra_routes.map_or_else(axum::Router::new, |routes| routes());
-    let app = keel_app_factory::create_app_with(&loaded, extra_routes)
-        .await
-        .context("cannot start the app")?;
+    let app = tokio::select! {
+        app = keel_app_factory::create_app_with(&loaded, extra_routes) => {
+            app.context("cannot start the app")?
+        }
+        signal = signals.next() => {
+            tracing::info!(signal, "stopped while starting");
+            return Err(Interrupted(signal).into());
+        }
+    };
     let address = format!("{}:{}", settings.server.host, settings.server.port);
     let listener = TcpListener::bind(&address).await.with_context(|| {
         format!("cannot listen on {address}; set server.host and server.port (or PORT) to a free address")
@@ -98,11 +108,16 @@ pub(crate) async fn serve(
         );
     }
 
-    app.state
-        .db
-        .close()
-        .await
-        .context("cannot close the database pool")?;
+    // Closing waits for connections still checked out (by requests that outlived the grace period), so
+    // it is bounded too.
+    let closed = tokio::time::timeout(POOL_CLOSE_TIMEOUT, app.state.db.close());
+    match or_second_signal(&mut signals, closed).await? {
+        Ok(closed) => closed.context("cannot close the database pool")?,
+        Err(_elapsed) => tracing::warn!(
+            "the database pool did not close within {} s",
+            POOL_CLOSE_TIMEOUT.as_secs()
+        ),
+    }
     if let Some(telemetry) = telemetry {
         // The flush blocks while it sends, so it runs off the async threads; it is bounded either way.
         let flushed =
@@ -192,41 +207,44 @@ async fn or_second_signal<T>(
     }
 }
 
-/// SIGINT (Ctrl-C) and, on Unix, SIGTERM (what orchestrators send), as one stream of signal names.
+/// SIGINT (Ctrl-C) and, on Unix, SIGTERM (what orchestrators send), as one stream of signal names. Both
+/// are registered once, up front, so a signal that arrives between two waits is kept, not lost.
 struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
 }
 
 impl Signals {
     fn listen() -> anyhow::Result<Signals> {
-        Ok(Signals {
-            #[cfg(unix)]
-            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .context("cannot listen for SIGTERM")?,
-        })
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
 
     async fn next(&mut self) -> &'static str {
-        let interrupt = async {
-            match tokio::signal::ctrl_c().await {
-                Ok(()) => "SIGINT",
-                Err(error) => {
-                    tracing::error!(%error, "cannot listen for SIGINT");
-                    std::future::pending().await
-                }
-            }
-        };
         #[cfg(unix)]
-        let terminate = async {
-            self.terminate.recv().await;
-            "SIGTERM"
-        };
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
         #[cfg(not(unix))]
-        let terminate = std::future::pending::<&'static str>();
-        tokio::select! {
-            name = interrupt => name,
-            name = terminate => name,
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "SIGINT",
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for Ctrl-C");
+                std::future::pending().await
+            }
         }
     }
 }
