@@ -9,7 +9,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
@@ -36,6 +41,21 @@ struct Collector {
 }
 
 impl Collector {
+    /// A receiver of OTLP over gRPC (the collector's port 4317 protocol).
+    async fn start_grpc() -> Collector {
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let service = TraceServiceServer::new(GrpcReceiver(Arc::clone(&spans)));
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        Collector { address, spans }
+    }
+
+    /// A receiver of OTLP over HTTP/protobuf (the collector's port 4318 protocol).
     async fn start() -> Collector {
         let spans = Arc::new(Mutex::new(Vec::new()));
         let router = Router::new()
@@ -79,6 +99,25 @@ impl Collector {
 
 async fn receive(State(spans): State<Arc<Mutex<Vec<Received>>>>, body: Bytes) -> Vec<u8> {
     let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
+    keep(&spans, request);
+    // An empty ExportTraceServiceResponse encodes to no bytes.
+    Vec::new()
+}
+
+struct GrpcReceiver(Arc<Mutex<Vec<Received>>>);
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        keep(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+fn keep(spans: &Mutex<Vec<Received>>, request: ExportTraceServiceRequest) {
     for resource_spans in request.resource_spans {
         let resource = resource_spans
             .resource
@@ -93,8 +132,6 @@ async fn receive(State(spans): State<Arc<Mutex<Vec<Received>>>>, body: Bytes) ->
             }
         }
     }
-    // An empty ExportTraceServiceResponse encodes to no bytes.
-    Vec::new()
 }
 
 fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
@@ -232,4 +269,34 @@ async fn with_the_collector_down_requests_succeed_and_the_export_failure_is_logg
         })
         .collect();
     assert_eq!(exporter_lines.len(), 1, "{exporter_lines:#?}");
+}
+
+#[tokio::test]
+async fn grpc_export_reaches_a_grpc_collector() {
+    let collector = Collector::start_grpc().await;
+    let endpoint = format!("http://{}", collector.address);
+    let mut keel = KeelProcess::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ])
+    .await;
+    let response = fresh_client()
+        .get(format!("{}/ping", keel.address))
+        .header("traceparent", TRACEPARENT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    keel.signal("TERM");
+    assert_eq!(
+        keel.exit_status(Duration::from_secs(20)).await.code(),
+        Some(0)
+    );
+
+    let received = collector
+        .span_named("GET /ping", Duration::from_secs(10))
+        .await;
+    assert_eq!(hex(&received.span.trace_id), TRACE_ID);
+    assert_eq!(hex(&received.span.parent_span_id), CALLER_SPAN_ID);
+    assert_eq!(text(&received.resource, "service.name"), Some("keel"));
 }

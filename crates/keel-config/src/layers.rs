@@ -13,12 +13,13 @@ use crate::vars::{NOT_UNICODE, Override, Vars};
 
 /// Conventional variable names that platforms and tools set, and the key each one feeds. A keel variable
 /// (`APP_…`) for the same key wins over these.
-pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 6] = [
+pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 7] = [
     ("DATABASE_URL", "database.url"),
     ("SECRET_KEY", "security.secret_key"),
     ("PORT", "server.port"),
     ("RUST_LOG", "telemetry.log_level"),
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "telemetry.otlp_endpoint"),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "telemetry.otlp_protocol"),
     ("OTEL_TRACES_SAMPLER_ARG", "telemetry.sample_ratio"),
 ];
 

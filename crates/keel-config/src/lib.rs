@@ -18,7 +18,7 @@ pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, load};
 pub use crate::provenance::{COMMON_KEYS, Entry, Provenance, entries_to_json};
 pub use crate::secret::{ConnectionUrl, Secret, mask};
 pub use crate::settings::{
-    AppSettings, DatabaseSettings, LogFormat, STATEMENT_LOG_LEVELS, SecuritySettings,
+    AppSettings, DatabaseSettings, LogFormat, OtlpProtocol, STATEMENT_LOG_LEVELS, SecuritySettings,
     ServerSettings, Settings, StaticFilesSettings, TelemetrySettings, UrlScheme,
 };
 pub use crate::vars::{Override, Vars};

@@ -169,6 +169,30 @@ pub enum LogFormat {
     Json,
 }
 
+/// The OTLP transport, named as in the OpenTelemetry environment variable specification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String")]
+pub enum OtlpProtocol {
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    #[serde(rename = "grpc")]
+    Grpc,
+}
+
+impl TryFrom<String> for OtlpProtocol {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
+            "grpc" => Ok(OtlpProtocol::Grpc),
+            _ => Err(format!(
+                "unknown OTLP protocol {text:?}: use http/protobuf or grpc"
+            )),
+        }
+    }
+}
+
 impl TryFrom<String> for LogFormat {
     type Error = String;
 
@@ -191,6 +215,9 @@ pub struct TelemetrySettings {
     /// Unset: no export (trace ids are still made, for log correlation). `OTEL_EXPORTER_OTLP_ENDPOINT`
     /// sets it too.
     pub otlp_endpoint: Option<String>,
+    /// How spans travel to the collector: `http/protobuf` (port 4318) or `grpc` (port 4317).
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` sets it too.
+    pub otlp_protocol: OtlpProtocol,
     /// The share of new traces to sample, 0.0–1.0; requests that arrive with a sampled parent follow
     /// their parent. `OTEL_TRACES_SAMPLER_ARG` sets it too.
     pub sample_ratio: f64,

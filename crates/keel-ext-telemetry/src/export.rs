@@ -4,11 +4,14 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use keel_config::Settings;
+use keel_config::{OtlpProtocol, Settings};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
+use opentelemetry_sdk::runtime::Tokio;
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracerProvider, span_processor_with_async_runtime,
+};
 use tracing::Metadata;
 use tracing::subscriber::Interest;
 
@@ -21,7 +24,7 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const EXPORTER_EVENT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The tracer provider for `settings`: always with a resource and a sampler (so requests get trace ids),
-/// and with a batch OTLP/HTTP exporter when `telemetry.otlp_endpoint` is set.
+/// and with a batch OTLP exporter (HTTP/protobuf or gRPC) when `telemetry.otlp_endpoint` is set.
 pub(crate) fn provider(settings: &Settings) -> Result<SdkTracerProvider, Error> {
     let resource = Resource::builder()
         .with_service_name(settings.app.name.clone())
@@ -39,25 +42,49 @@ pub(crate) fn provider(settings: &Settings) -> Result<SdkTracerProvider, Error> 
     let Some(endpoint) = &settings.telemetry.otlp_endpoint else {
         return Ok(builder.build());
     };
+    Ok(match settings.telemetry.otlp_protocol {
+        OtlpProtocol::HttpProtobuf => builder
+            .with_span_processor(BatchSpanProcessor::builder(http_exporter(endpoint)?).build()),
+        OtlpProtocol::Grpc => {
+            // tonic needs the tokio runtime, so this processor runs as a task on it; the caller must be
+            // inside a runtime (keel-server builds telemetry after starting its runtime).
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .with_timeout(EXPORT_TIMEOUT)
+                .build()
+                .map_err(|error| Error::Exporter {
+                    endpoint: endpoint.clone(),
+                    reason: error.to_string(),
+                })?;
+            builder.with_span_processor(
+                span_processor_with_async_runtime::BatchSpanProcessor::builder(exporter, Tokio)
+                    .build(),
+            )
+        }
+    }
+    .build())
+}
+
+/// The OTLP/HTTP protobuf exporter, sending to `<endpoint>/v1/traces`.
+fn http_exporter(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter, Error> {
     let traces_url = traces_url(endpoint);
     let failed = |reason: String| Error::Exporter {
         endpoint: traces_url.clone(),
         reason,
     };
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
+    opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(traces_url.clone())
         .with_timeout(EXPORT_TIMEOUT)
-        // The batch processor exports from its own thread with a blocking client, never on a request's
-        // runtime thread. The client is passed explicitly because a feature enabled anywhere in the
-        // dependency graph could otherwise switch the default to an async client that needs a runtime.
+        // The default batch processor exports from its own thread with a blocking client, never on a
+        // request's runtime thread. The client is passed explicitly because a feature enabled anywhere in
+        // the dependency graph could otherwise switch the default to an async client that needs a runtime
+        // (and then silently drops every span).
         .with_http_client(blocking_client().map_err(failed)?)
         .build()
-        .map_err(|error| failed(error.to_string()))?;
-    Ok(builder
-        .with_span_processor(BatchSpanProcessor::builder(exporter).build())
-        .build())
+        .map_err(|error| failed(error.to_string()))
 }
 
 /// The traces URL for a collector's base URL: `<base>/v1/traces`, unless it already ends so.

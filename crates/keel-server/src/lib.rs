@@ -203,23 +203,22 @@ fn execute(
     out: &mut dyn Write,
     embedding: Embedding,
 ) -> Result<(), Failure> {
-    let telemetry =
-        if embedding.owns_process && matches!(command, Command::Serve | Command::Migrate(_)) {
-            Some(install_telemetry(&loaded)?)
-        } else {
-            None
-        };
     match command {
         Command::Serve => {
-            let runtime = tokio::runtime::Runtime::new()
-                .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
+            let runtime = runtime()?;
+            // Telemetry is built inside the runtime: the gRPC exporter runs as a task on it.
+            let telemetry = {
+                let _inside = runtime.enter();
+                embedding
+                    .owns_process
+                    .then(|| install_telemetry(&loaded))
+                    .transpose()?
+            };
             runtime.block_on(serve::serve(loaded, embedding.extra_routes, telemetry))?;
             Ok(())
         }
         Command::Check => {
-            let runtime = tokio::runtime::Runtime::new()
-                .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
-            let report = runtime.block_on(check::check(&loaded));
+            let report = runtime()?.block_on(check::check(&loaded));
             write_output(out, &report.text)?;
             match report.failed {
                 0 => Ok(()),
@@ -230,10 +229,20 @@ fn execute(
             }
         }
         Command::Migrate(command) => {
-            let runtime = tokio::runtime::Runtime::new()
-                .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
-            let report = runtime.block_on(migrate::run(command, &loaded.settings))?;
-            write_output(out, &report)
+            let runtime = runtime()?;
+            // Logs only: nothing is traced while migrating, so the exporter is shut down at once.
+            let telemetry = {
+                let _inside = runtime.enter();
+                embedding
+                    .owns_process
+                    .then(|| install_telemetry(&loaded))
+                    .transpose()?
+            };
+            let report = runtime.block_on(migrate::run(command, &loaded.settings));
+            if let Some(telemetry) = telemetry {
+                telemetry.shutdown(std::time::Duration::from_secs(1));
+            }
+            write_output(out, &report?)
         }
         Command::ShowConfig(options) => write_output(out, &show_config::render(&loaded, &options)),
         Command::Hello { name } => {
@@ -244,6 +253,11 @@ fn execute(
             write_output(out, &greeting)
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Runtime::new()
+        .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}").into())
 }
 
 fn write_output(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
