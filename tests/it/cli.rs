@@ -246,6 +246,18 @@ const BAD_INPUTS: &[BadInput] = &[
         "app.name (set by environment variable APP_APP__NAME): is \"café\", which cannot be sent in the X-App header: use ASCII letters, digits and punctuation",
     ),
     (
+        &[],
+        &[],
+        Some("[server]\nport = true\n"),
+        "server.port (set by instance file <instance>/config.toml line 2): must be a number, not true",
+    ),
+    (
+        &[],
+        &[],
+        Some("[database]\nauto_migrate = 1\n"),
+        "database.auto_migrate (set by instance file <instance>/config.toml line 2): must be true or false, not a number",
+    ),
+    (
         &["--set", "app.env=production"],
         &[],
         None,

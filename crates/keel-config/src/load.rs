@@ -150,8 +150,12 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         ));
     }
     // One section at a time, so that a mistake in one section does not hide those in the others.
+    // The embedded defaults always parse (a unit test loads them), so a failure here leaves the kind
+    // check without reference rather than stopping the load.
+    let defaults: toml::Table = toml::from_str(DEFAULT_PROFILE).unwrap_or_default();
     let mut read = Sections {
         tree: &tree,
+        defaults: &defaults,
         provenance: &provenance,
         environment,
         problems: &mut problems,
@@ -196,6 +200,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
 /// Reads sections out of the merged tree, collecting every problem.
 struct Sections<'a> {
     tree: &'a config::Map<String, config::Value>,
+    /// `profiles/default.toml`, whose value kinds say what each key holds.
+    defaults: &'a toml::Table,
     provenance: &'a Provenance,
     environment: Environment,
     problems: &'a mut Vec<Problem>,
@@ -215,6 +221,9 @@ impl Sections<'_> {
             self.problems.push(problem);
             return None;
         };
+        if self.mismatched_kinds(name, value) {
+            return None;
+        }
         let deserialized = Config::builder()
             .add_source(Layer::entry(name, value.clone()))
             .build()
@@ -231,6 +240,69 @@ impl Sections<'_> {
             self.problems.push(Problem::at_key(key, origin, message));
         }
         Some(section)
+    }
+}
+
+impl Sections<'_> {
+    /// `config` converts freely between booleans and numbers (`port = true` would load as port 1), so a
+    /// boolean where the built-in default is a number, or the reverse, is reported here first. Strings are
+    /// left to `config`, which parses them (variables are always strings).
+    fn mismatched_kinds(&mut self, name: &str, value: &config::Value) -> bool {
+        let mut found = false;
+        let mut leaves = Vec::new();
+        collect_leaves(name, value, &mut leaves);
+        for (key, kind) in leaves {
+            let expected = default_kind(self.defaults, &key);
+            let message = match (expected, kind) {
+                (Some(DefaultKind::Number), ValueKind::Boolean(flag)) => {
+                    format!("must be a number, not {flag}")
+                }
+                (
+                    Some(DefaultKind::Boolean),
+                    ValueKind::I64(_) | ValueKind::U64(_) | ValueKind::Float(_),
+                ) => "must be true or false, not a number".to_owned(),
+                _ => continue,
+            };
+            let origin = self
+                .provenance
+                .source_of(&key)
+                .unwrap_or("unknown")
+                .to_owned();
+            self.problems.push(Problem::at_key(key, origin, message));
+            found = true;
+        }
+        found
+    }
+}
+
+/// The kinds of built-in default that `config` would convert into each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DefaultKind {
+    Number,
+    Boolean,
+}
+
+fn default_kind(defaults: &toml::Table, key: &str) -> Option<DefaultKind> {
+    let mut parts = key.split('.');
+    let mut value = defaults.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_table()?.get(part)?;
+    }
+    match value {
+        toml::Value::Integer(_) | toml::Value::Float(_) => Some(DefaultKind::Number),
+        toml::Value::Boolean(_) => Some(DefaultKind::Boolean),
+        _ => None,
+    }
+}
+
+fn collect_leaves(path: &str, value: &config::Value, leaves: &mut Vec<(String, ValueKind)>) {
+    match &value.kind {
+        ValueKind::Table(table) => {
+            for (key, inner) in table {
+                collect_leaves(&format!("{path}.{key}"), inner, leaves);
+            }
+        }
+        kind => leaves.push((path.to_owned(), kind.clone())),
     }
 }
 
