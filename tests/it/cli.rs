@@ -1,52 +1,13 @@
 //! The `keel` command line, driven in-process through `keel_server::run` with the test's own arguments and
 //! environment: exit codes and the exact messages an operator sees.
 
-use keel_config::Vars;
+use crate::helpers::{Outcome, run_keel};
 use keel_server::{EXIT_CONFIG, EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE};
 
 const CANARY: &str = "canary-7f3e-never-print-me-0123456789abcdef";
 
-struct Outcome {
-    code: u8,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `keel` with a fresh instance folder (holding `config.toml` when `instance_config` is given); every
-/// mention of that folder in the output is replaced by `<instance>`.
-fn keel_with(args: &[&str], vars: &[(&str, &str)], instance_config: Option<&str>) -> Outcome {
-    let instance = tempfile::tempdir().unwrap();
-    if let Some(text) = instance_config {
-        std::fs::write(instance.path().join("config.toml"), text).unwrap();
-    }
-    let instance_path = instance.path().display().to_string();
-    let instance_arg = format!("--instance-dir={instance_path}");
-    let argv = ["keel", instance_arg.as_str()]
-        .into_iter()
-        .chain(args.iter().copied());
-    // Never the machine's /run/secrets: tests stay hermetic.
-    let secrets_dir = instance.path().join("secrets").display().to_string();
-    let vars: Vars = vars
-        .iter()
-        .copied()
-        .chain([("APP_SECRETS_DIR", secrets_dir.as_str())])
-        .collect();
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let code = keel_server::run(argv, vars, &mut stdout, &mut stderr);
-    let text = |bytes: Vec<u8>| {
-        String::from_utf8(bytes)
-            .unwrap()
-            .replace(&instance_path, "<instance>")
-    };
-    Outcome {
-        code,
-        stdout: text(stdout),
-        stderr: text(stderr),
-    }
-}
-
 fn keel(args: &[&str], vars: &[(&str, &str)]) -> Outcome {
-    keel_with(args, vars, None)
+    run_keel(args, vars, None)
 }
 
 /// One bad input: (arguments, environment variables, instance config.toml, the exact message after
@@ -287,7 +248,7 @@ const BAD_INPUTS: &[BadInput] = &[
 fn each_bad_input_exits_78_with_its_exact_message_and_no_panic() {
     for &(args, vars, instance_config, expected) in BAD_INPUTS {
         let args: Vec<&str> = args.iter().copied().chain(["show-config"]).collect();
-        let outcome = keel_with(&args, vars, instance_config);
+        let outcome = run_keel(&args, vars, instance_config);
         assert_eq!(
             (outcome.code, outcome.stderr.as_str()),
             (

@@ -3,40 +3,21 @@
 
 use std::time::Duration;
 
-use keel_config::Vars;
 use keel_ext_db::entities::{feature_flag, flag_audit};
 use keel_server::{EXIT_CONFIG, EXIT_FAILURE, EXIT_SUCCESS, EXIT_UNAVAILABLE};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, TcpProxy, TestDatabase, backends, spawn_app, spawn_app_with, static_dir,
+    Backend, TcpProxy, TestDatabase, backends, run_keel, spawn_app, spawn_app_with,
 };
 
 const SECRET_KEY: &str = "a-test-secret-key-that-is-long-enough-0123456789";
 
 /// Runs `keel` in-process with `vars`; returns (exit code, stdout, stderr).
 fn keel(args: &[&str], vars: &[(&str, &str)]) -> (u8, String, String) {
-    let instance = tempfile::tempdir().unwrap();
-    let instance_arg = format!("--instance-dir={}", instance.path().display());
-    let static_arg = format!("--set=static_files.dir={}", static_dir().display());
-    let argv = ["keel", &instance_arg, &static_arg]
-        .into_iter()
-        .chain(args.iter().copied());
-    // Never the machine's /run/secrets: tests stay hermetic.
-    let secrets_dir = instance.path().join("secrets").display().to_string();
-    let vars: Vars = vars
-        .iter()
-        .copied()
-        .chain([("APP_SECRETS_DIR", secrets_dir.as_str())])
-        .collect();
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let code = keel_server::run(argv, vars, &mut stdout, &mut stderr);
-    (
-        code,
-        String::from_utf8(stdout).unwrap(),
-        String::from_utf8(stderr).unwrap(),
-    )
+    let outcome = run_keel(args, vars, None);
+    (outcome.code, outcome.stdout, outcome.stderr)
 }
 
 #[test]

@@ -202,6 +202,53 @@ pub(crate) async fn spawn_app_in(
     }
 }
 
+/// What `keel` printed and returned when run in-process.
+pub(crate) struct Outcome {
+    pub(crate) code: u8,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// Runs `keel` in-process (`keel_server::run`) with `args` after `--instance-dir=<a fresh folder>` (holding
+/// `config.toml` when `instance_config` is given) and this checkout's static folder, and with `vars` plus a
+/// secrets folder of its own, never the machine's `/run/secrets`. Mentions of the instance folder in the
+/// output read `<instance>`.
+pub(crate) fn run_keel(
+    args: &[&str],
+    vars: &[(&str, &str)],
+    instance_config: Option<&str>,
+) -> Outcome {
+    let instance = tempfile::tempdir().expect("cannot create the instance folder");
+    if let Some(text) = instance_config {
+        std::fs::write(instance.path().join("config.toml"), text)
+            .expect("cannot write config.toml");
+    }
+    let instance_path = instance.path().display().to_string();
+    let instance_arg = format!("--instance-dir={instance_path}");
+    let static_arg = format!("--set=static_files.dir={}", static_dir().display());
+    let argv = ["keel", instance_arg.as_str(), static_arg.as_str()]
+        .into_iter()
+        .chain(args.iter().copied());
+    let secrets_dir = instance.path().join("secrets").display().to_string();
+    let vars: keel_config::Vars = vars
+        .iter()
+        .copied()
+        .chain([("APP_SECRETS_DIR", secrets_dir.as_str())])
+        .collect();
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let code = keel_server::run(argv, vars, &mut stdout, &mut stderr);
+    let text = |bytes: Vec<u8>| {
+        String::from_utf8(bytes)
+            .expect("keel writes UTF-8")
+            .replace(&instance_path, "<instance>")
+    };
+    Outcome {
+        code,
+        stdout: text(stdout),
+        stderr: text(stderr),
+    }
+}
+
 /// `web/static` of this checkout, whatever the test's working directory.
 pub(crate) fn static_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web/static")

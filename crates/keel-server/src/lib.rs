@@ -206,14 +206,7 @@ fn execute(
     match command {
         Command::Serve => {
             let runtime = runtime()?;
-            // Telemetry is built inside the runtime: the gRPC exporter runs as a task on it.
-            let telemetry = {
-                let _inside = runtime.enter();
-                embedding
-                    .owns_process
-                    .then(|| install_telemetry(&loaded))
-                    .transpose()?
-            };
+            let telemetry = telemetry_for(&runtime, &loaded, embedding)?;
             runtime.block_on(serve::serve(loaded, embedding.extra_routes, telemetry))?;
             Ok(())
         }
@@ -231,13 +224,7 @@ fn execute(
         Command::Migrate(command) => {
             let runtime = runtime()?;
             // Logs only: nothing is traced while migrating, so the exporter is shut down at once.
-            let telemetry = {
-                let _inside = runtime.enter();
-                embedding
-                    .owns_process
-                    .then(|| install_telemetry(&loaded))
-                    .transpose()?
-            };
+            let telemetry = telemetry_for(&runtime, &loaded, embedding)?;
             let report = runtime.block_on(migrate::run(command, &loaded.settings));
             if let Some(telemetry) = telemetry {
                 telemetry.shutdown(std::time::Duration::from_secs(1));
@@ -253,6 +240,20 @@ fn execute(
             write_output(out, &greeting)
         }
     }
+}
+
+/// Installs telemetry when `keel` is the process itself (never when embedded, e.g. in tests). It is built
+/// inside `runtime` because the gRPC exporter runs as a task on it.
+fn telemetry_for(
+    runtime: &tokio::runtime::Runtime,
+    loaded: &Loaded,
+    embedding: Embedding,
+) -> Result<Option<keel_ext_telemetry::Telemetry>, Failure> {
+    if !embedding.owns_process {
+        return Ok(None);
+    }
+    let _inside = runtime.enter();
+    install_telemetry(loaded).map(Some)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
