@@ -116,6 +116,13 @@ impl KeelProcess {
         }
     }
 
+    /// Sends SIGTERM and asserts that keel exits 0 within 20 s.
+    pub(crate) async fn stop_gracefully(&mut self) {
+        self.signal("TERM");
+        let status = self.exit_status(Duration::from_secs(20)).await;
+        assert_eq!(status.code(), Some(0), "logs:\n{}", self.logs().join("\n"));
+    }
+
     pub(crate) fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
     }

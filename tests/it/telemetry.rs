@@ -134,6 +134,16 @@ fn keep(spans: &Mutex<Vec<Received>>, request: ExportTraceServiceRequest) {
     }
 }
 
+/// `GET path` on `keel` as a traced caller would send it: with [`TRACEPARENT`].
+async fn traced_get(keel: &KeelProcess, path: &str) -> reqwest::Response {
+    fresh_client()
+        .get(format!("{}{path}", keel.address))
+        .header("traceparent", TRACEPARENT)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
     attributes
         .iter()
@@ -160,12 +170,7 @@ async fn a_request_span_reaches_the_collector_as_a_child_of_the_incoming_tracepa
     let endpoint = format!("http://{}", collector.address);
     let mut keel = KeelProcess::start(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]).await;
 
-    let response = fresh_client()
-        .get(format!("{}/api/v1/health", keel.address))
-        .header("traceparent", TRACEPARENT)
-        .send()
-        .await
-        .unwrap();
+    let response = traced_get(&keel, "/api/v1/health").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-trace-id"], TRACE_ID);
     let request_id = response.headers()["x-request-id"]
@@ -173,20 +178,11 @@ async fn a_request_span_reaches_the_collector_as_a_child_of_the_incoming_tracepa
         .unwrap()
         .to_owned();
 
-    let ready = fresh_client()
-        .get(format!("{}/api/v1/ready", keel.address))
-        .header("traceparent", TRACEPARENT)
-        .send()
-        .await
-        .unwrap();
+    let ready = traced_get(&keel, "/api/v1/ready").await;
     assert_eq!(ready.status(), 200);
 
     // The batch would wait seconds before exporting; shutting down right away must flush it.
-    keel.signal("TERM");
-    assert_eq!(
-        keel.exit_status(Duration::from_secs(20)).await.code(),
-        Some(0)
-    );
+    keel.stop_gracefully().await;
 
     let received = collector
         .span_named("GET /api/v1/health", Duration::from_secs(10))
@@ -280,18 +276,9 @@ async fn grpc_export_reaches_a_grpc_collector() {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
     ])
     .await;
-    let response = fresh_client()
-        .get(format!("{}/ping", keel.address))
-        .header("traceparent", TRACEPARENT)
-        .send()
-        .await
-        .unwrap();
+    let response = traced_get(&keel, "/ping").await;
     assert_eq!(response.status(), 200);
-    keel.signal("TERM");
-    assert_eq!(
-        keel.exit_status(Duration::from_secs(20)).await.code(),
-        Some(0)
-    );
+    keel.stop_gracefully().await;
 
     let received = collector
         .span_named("GET /ping", Duration::from_secs(10))
