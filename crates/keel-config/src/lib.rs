@@ -18,8 +18,9 @@ pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, load};
 pub use crate::provenance::{COMMON_KEYS, Entry, Provenance, entries_to_json};
 pub use crate::secret::{ConnectionUrl, Secret, mask};
 pub use crate::settings::{
-    AppSettings, DatabaseSettings, LogFormat, OtlpProtocol, STATEMENT_LOG_LEVELS, SecuritySettings,
-    ServerSettings, Settings, StaticFilesSettings, TelemetrySettings, UrlScheme,
+    AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, LogFormat, OtlpProtocol,
+    RedisSettings, STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings, Settings,
+    StaticFilesSettings, TelemetrySettings, UrlScheme,
 };
 pub use crate::vars::{Override, Vars};
 

@@ -153,6 +153,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
     // The embedded defaults always parse (a unit test loads them), so a failure here leaves the kind
     // check without reference rather than stopping the load.
     let defaults: toml::Table = toml::from_str(DEFAULT_PROFILE).unwrap_or_default();
+    problems.extend(undeclared_flags(&tree, &defaults, &provenance));
     let mut read = Sections {
         tree: &tree,
         defaults: &defaults,
@@ -165,8 +166,11 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         read.section("server"),
         read.section("security"),
         read.section("database"),
+        read.section("redis"),
         read.section("static_files"),
         read.section("telemetry"),
+        read.section("features"),
+        read.section("flag_sync"),
     );
     let settings = match sections {
         (
@@ -174,15 +178,21 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
             Some(server),
             Some(security),
             Some(database),
+            Some(redis),
             Some(static_files),
             Some(telemetry),
+            Some(features),
+            Some(flag_sync),
         ) => Some(Settings {
             app,
             server,
             security,
             database,
+            redis,
             static_files,
             telemetry,
+            features,
+            flag_sync,
         }),
         _ => None,
     };
@@ -195,6 +205,38 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         }),
         _ => Err(Error::new(problems)),
     }
+}
+
+/// A `features.<flag>` key for a flag that `profiles/default.toml` does not declare is a typo or a stale
+/// setting (`APP_FEATURES__SINGUP_V2=true` would otherwise do nothing, silently).
+fn undeclared_flags(
+    tree: &config::Map<String, config::Value>,
+    defaults: &toml::Table,
+    provenance: &Provenance,
+) -> Vec<Problem> {
+    let declared: Vec<&str> = defaults
+        .get("features")
+        .and_then(toml::Value::as_table)
+        .map(|flags| flags.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let Some(ValueKind::Table(set)) = tree.get("features").map(|value| &value.kind) else {
+        return Vec::new();
+    };
+    set.keys()
+        .filter(|flag| !declared.contains(&flag.as_str()))
+        .map(|flag| {
+            let key = format!("features.{flag}");
+            let origin = provenance.source_of(&key).unwrap_or("unknown").to_owned();
+            Problem::at_key(
+                key,
+                origin,
+                format!(
+                    "is not a declared flag: the flags are {} (a new flag is declared in profiles/default.toml and crates/keel-ext-flags/src/catalog.rs)",
+                    declared.join(", ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Reads sections out of the merged tree, collecting every problem.

@@ -3,6 +3,7 @@
 //! Defaults live in `profiles/*.toml`, not here: a field with no value in any layer is a loading error,
 //! so there is exactly one place where each default is written.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -18,8 +19,11 @@ pub struct Settings {
     pub server: ServerSettings,
     pub security: SecuritySettings,
     pub database: DatabaseSettings,
+    pub redis: RedisSettings,
     pub static_files: StaticFilesSettings,
     pub telemetry: TelemetrySettings,
+    pub features: FeatureSettings,
+    pub flag_sync: FlagSyncSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +92,48 @@ pub struct SecuritySettings {
     pub preferred_url_scheme: UrlScheme,
     /// The bearer token of the `/ops` endpoints. Unset (the default) disables them: they answer 404.
     pub admin_token: Option<Secret>,
+    /// Cookies keel sets (the visitor id) are sent only over HTTPS. On in staging and production.
+    pub cookie_secure: bool,
+    /// Cookies keel sets are hidden from page scripts.
+    pub cookie_http_only: bool,
+    /// Whether browsers send keel's cookies on cross-site requests: `strict`, `lax` or `none` (which
+    /// browsers accept only with `cookie_secure`).
+    pub cookie_same_site: SameSite,
+}
+
+/// The `SameSite` attribute of the cookies keel sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+impl SameSite {
+    /// The attribute value as it is written in a `Set-Cookie` header.
+    pub fn as_attribute(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+impl TryFrom<String> for SameSite {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "strict" => Ok(SameSite::Strict),
+            "lax" => Ok(SameSite::Lax),
+            "none" => Ok(SameSite::None),
+            _ => Err(format!(
+                "unknown SameSite value {text:?}: use strict, lax or none"
+            )),
+        }
+    }
 }
 
 /// How clients reach the app.
@@ -148,6 +194,44 @@ impl DatabaseSettings {
 
     pub fn startup_timeout(&self) -> Duration {
         Duration::from_secs(self.startup_timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://[:password@]host[:port][/db]` (or `rediss://` for TLS). Unset (the default): flag changes
+    /// reach other instances only through the periodic resync. `REDIS_URL` sets it too.
+    pub url: Option<ConnectionUrl>,
+}
+
+/// The static defaults of the feature flags: `flag name = on or off`. Only flags that
+/// `profiles/default.toml` declares exist; the runtime store (and its database rows) can change them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FeatureSettings(pub BTreeMap<String, bool>);
+
+impl FeatureSettings {
+    /// Whether `flag` is on by default; `None` when no such flag is declared.
+    pub fn default_of(&self, flag: &str) -> Option<bool> {
+        self.0.get(flag).copied()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagSyncSettings {
+    /// Every instance reloads the flags from the database this often, which covers lost Redis messages
+    /// and keeps instances in step when Redis is not configured.
+    pub resync_interval_secs: u64,
+    /// The Redis pub/sub channel on which flag changes are announced. Apps sharing one Redis need
+    /// different channels.
+    pub redis_channel: String,
+}
+
+impl FlagSyncSettings {
+    pub fn resync_interval(&self) -> Duration {
+        Duration::from_secs(self.resync_interval_secs)
     }
 }
 
@@ -224,13 +308,16 @@ pub struct TelemetrySettings {
 }
 
 /// The sections of [`Settings`], in order. A top-level key that is not one of them is an error.
-pub(crate) const SECTIONS: [&str; 6] = [
+pub(crate) const SECTIONS: [&str; 9] = [
     "app",
     "server",
     "security",
     "database",
+    "redis",
     "static_files",
     "telemetry",
+    "features",
+    "flag_sync",
 ];
 
 /// Keys whose values are never shown, not even in an error message. (`database.url` is shown with its
@@ -238,7 +325,7 @@ pub(crate) const SECTIONS: [&str; 6] = [
 pub(crate) fn is_secret(key: &str) -> bool {
     matches!(
         key,
-        "security.secret_key" | "security.admin_token" | "database.url"
+        "security.secret_key" | "security.admin_token" | "database.url" | "redis.url"
     )
 }
 
@@ -373,6 +460,12 @@ impl Section for SecuritySettings {
                 ),
             ));
         }
+        if self.cookie_same_site == SameSite::None && !self.cookie_secure {
+            problems.push((
+                "security.cookie_same_site",
+                "is none while security.cookie_secure is false, and browsers drop such cookies: set cookie_secure = true or use lax".to_owned(),
+            ));
+        }
         if environment.is_local() {
             return problems;
         }
@@ -447,6 +540,55 @@ impl Section for DatabaseSettings {
                     "{} is not a database URL keel supports: use sqlite://path/to/file.sqlite3?mode=rwc or postgres://user:password@host/database",
                     self.url.masked()
                 ),
+            ));
+        }
+        problems
+    }
+}
+
+impl Section for RedisSettings {
+    fn problems(&self, _environment: Environment) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if let Some(url) = &self.url {
+            if url::Url::parse(url.expose()).is_err() {
+                problems.push((
+                    "redis.url",
+                    "is not a valid URL: write redis://host:6379 or redis://:password@host:6379/0, percent-encoding any / # ? @ % in the password, or unset it to run without Redis".to_owned(),
+                ));
+            } else if !matches!(url.scheme(), Some("redis" | "rediss")) {
+                problems.push((
+                    "redis.url",
+                    format!(
+                        "{} is not a Redis URL: write redis://host:6379 (or rediss:// for TLS)",
+                        url.masked()
+                    ),
+                ));
+            }
+        }
+        problems
+    }
+}
+
+impl Section for FeatureSettings {
+    /// Which flags exist is checked by the loader against `profiles/default.toml`, where they are declared.
+    fn problems(&self, _environment: Environment) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+}
+
+impl Section for FlagSyncSettings {
+    fn problems(&self, _environment: Environment) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if self.resync_interval_secs == 0 {
+            problems.push((
+                "flag_sync.resync_interval_secs",
+                "must be at least 1 second".to_owned(),
+            ));
+        }
+        if self.redis_channel.trim().is_empty() {
+            problems.push((
+                "flag_sync.redis_channel",
+                "must not be empty: name a channel, e.g. keel:flags".to_owned(),
             ));
         }
         problems

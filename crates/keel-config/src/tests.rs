@@ -351,7 +351,7 @@ fn every_problem_is_reported_in_one_error() {
         sandbox.error(),
         [
             "database.max_connections (set by environment variable APP_DATABASE__MAX_CONNECTIONS): starts like a JSON list or map but is not valid JSON (EOF while parsing a value at line 1 column 3): write e.g. [\"https://a.example\"] or {\"key\": 1}",
-            "nonsense (set by override nonsense.key): is not a section keel knows: the sections are app, server, security, database, static_files, telemetry",
+            "nonsense (set by override nonsense.key): is not a section keel knows: the sections are app, server, security, database, redis, static_files, telemetry, features, flag_sync",
             "server.port (set by instance file <sandbox>/instance/config.toml line 2): must be a whole number, not \"eighty\"",
             "telemetry.log_format (set by environment variable APP_TELEMETRY__LOG_FORMAT): unknown log format \"xml\": use pretty or json",
         ]
