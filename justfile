@@ -17,9 +17,10 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-# Measure what a request span costs on the request path, with and without an exporter.
+# Measure what a request span and a flag check cost on the request path.
 bench:
     cargo bench -p keel-ext-telemetry
+    cargo bench -p keel-ext-flags
 
 # Format the code.
 fmt:

@@ -1,0 +1,214 @@
+//! Keeping every instance's store in step: a periodic resync from the database, and Redis pub/sub
+//! announcements that make other instances resync at once.
+//!
+//! A message carries only the flag's name; receivers reload everything from the database, the source
+//! of truth, so a message can be lost, duplicated or reordered without harm. While Redis is down the
+//! store keeps serving its last snapshot and changes still arrive through the periodic resync; the
+//! outage is logged once when it begins and once when it ends, never per request or per attempt.
+
+use std::sync::Weak;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use keel_config::ConnectionUrl;
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
+
+use crate::Error;
+use crate::store::Shared;
+
+/// How long connecting to Redis (or publishing) may take before it counts as down.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// The listener's reconnection backoff: from the first to the last value, doubling.
+const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(10);
+
+/// Reloads the flags every `interval` until the store is dropped.
+pub(crate) async fn resync_every(store: Weak<Shared>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate, and the store has just been loaded.
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(store) = store.upgrade() else { return };
+        store.resync_logged().await;
+    }
+}
+
+/// Subscribes to the announcement channel and resyncs on every message, reconnecting with backoff for
+/// as long as the store lives.
+pub(crate) async fn listen(store: Weak<Shared>, announcer: Announcer) {
+    let mut backoff = RECONNECT_FIRST;
+    loop {
+        let subscribed = tokio::time::timeout(REDIS_TIMEOUT, async {
+            let mut pubsub = announcer.client.get_async_pubsub().await?;
+            pubsub.subscribe(&announcer.channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        })
+        .await;
+        let Some(shared) = store.upgrade() else {
+            return;
+        };
+        match subscribed {
+            Ok(Ok(mut pubsub)) => {
+                backoff = RECONNECT_FIRST;
+                shared.redis_status.set_connected(true);
+                shared
+                    .redis_status
+                    .outage
+                    .recovered("Redis is reachable again");
+                // Changes announced while this instance was not listening are in the database.
+                shared.resync_logged().await;
+                drop(shared);
+                let mut messages = pubsub.on_message();
+                while messages.next().await.is_some() {
+                    let Some(shared) = store.upgrade() else {
+                        return;
+                    };
+                    shared.resync_logged().await;
+                }
+                let Some(shared) = store.upgrade() else {
+                    return;
+                };
+                shared.redis_status.set_connected(false);
+                shared.redis_status.outage.failed(
+                    &"the subscription connection closed",
+                    "lost the Redis flag announcements; flags still resync from the database every flag_sync.resync_interval_secs",
+                );
+            }
+            Ok(Err(error)) => shared.redis_status.down(&error),
+            Err(_elapsed) => shared
+                .redis_status
+                .down(&format!("no answer within {REDIS_TIMEOUT:?}")),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(RECONNECT_MAX);
+    }
+}
+
+/// Publishes flag changes. Cheap to clone; the publishing connection is opened on first use and
+/// reopened after a failure.
+#[derive(Clone)]
+pub(crate) struct Announcer {
+    client: redis::Client,
+    channel: String,
+    connection: std::sync::Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
+}
+
+impl std::fmt::Debug for Announcer {
+    // The client holds the URL and its password.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Announcer")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Announcer {
+    pub(crate) fn new(url: &ConnectionUrl, channel: &str) -> Result<Announcer, Error> {
+        let client = redis::Client::open(url.expose()).map_err(|error| Error::RedisUrl {
+            url: url.masked(),
+            reason: error.to_string(),
+        })?;
+        Ok(Announcer {
+            client,
+            channel: channel.to_owned(),
+            connection: std::sync::Arc::default(),
+        })
+    }
+
+    /// Tells every instance that `flag` changed. A failure is logged (once per outage) and otherwise
+    /// ignored: the change is already in the database, and the resync delivers it.
+    pub(crate) async fn announce(&self, flag: &str, status: &RedisStatus) {
+        match self.publish(flag).await {
+            Ok(()) => status.outage.recovered("Redis is reachable again"),
+            Err(reason) => status.down(&reason),
+        }
+    }
+
+    async fn publish(&self, flag: &str) -> Result<(), String> {
+        let mut connection = self.connection.lock().await;
+        if connection.is_none() {
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(REDIS_TIMEOUT))
+                .set_response_timeout(Some(REDIS_TIMEOUT));
+            let opened = self
+                .client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map_err(|error| error.to_string())?;
+            *connection = Some(opened);
+        }
+        let Some(open) = connection.as_mut() else {
+            return Err("no connection".to_owned());
+        };
+        let published = redis::cmd("PUBLISH")
+            .arg(&self.channel)
+            .arg(flag)
+            .query_async::<i64>(open)
+            .await;
+        if let Err(error) = published {
+            *connection = None;
+            return Err(error.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Whether the Redis side works, for readiness and for logging outages once.
+#[derive(Debug)]
+pub(crate) struct RedisStatus {
+    configured: bool,
+    connected: AtomicBool,
+    pub(crate) outage: Outage,
+}
+
+impl RedisStatus {
+    pub(crate) fn new(configured: bool) -> RedisStatus {
+        RedisStatus {
+            configured,
+            connected: AtomicBool::new(false),
+            outage: Outage::default(),
+        }
+    }
+
+    pub(crate) fn connected(&self) -> Option<bool> {
+        self.configured
+            .then(|| self.connected.load(Ordering::Relaxed))
+    }
+
+    fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
+    }
+
+    fn down(&self, reason: &dyn std::fmt::Display) {
+        self.set_connected(false);
+        self.outage.failed(
+            reason,
+            "Redis is unreachable; flags keep their last known state and changes arrive through the periodic resync (flag_sync.resync_interval_secs)",
+        );
+    }
+}
+
+/// Logs the start and the end of an outage, once each, however many attempts fail in between.
+#[derive(Debug, Default)]
+pub(crate) struct Outage {
+    ongoing: AtomicBool,
+}
+
+impl Outage {
+    pub(crate) fn failed(&self, reason: &dyn std::fmt::Display, message: &str) {
+        if !self.ongoing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(reason = %reason, "{message}");
+        }
+    }
+
+    pub(crate) fn recovered(&self, message: &str) {
+        if self.ongoing.swap(false, Ordering::Relaxed) {
+            tracing::info!("{message}");
+        }
+    }
+}

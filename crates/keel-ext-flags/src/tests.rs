@@ -1,0 +1,120 @@
+//! The store against a real (SQLite) database: changes, their audit rows, and two stores sharing one
+//! database.
+
+use keel_config::{LoadOptions, Override, Settings, Vars};
+use keel_ext_db::Db;
+
+use crate::catalog::{NEW_CHECKOUT, SIGNUP_V2};
+use crate::{Error, FlagState, FlagStore, Source};
+
+fn settings(folder: &std::path::Path) -> Settings {
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        folder.join("flags.sqlite3").display()
+    );
+    keel_config::load(&LoadOptions {
+        environment: Some("testing".to_owned()),
+        vars: Vars::from_iter([("APP_SECRETS_DIR", "/nonexistent")]),
+        overrides: vec![
+            Override::new("database.url", &url),
+            Override::new("features.new_checkout", "true"),
+        ],
+        ..LoadOptions::default()
+    })
+    .unwrap()
+    .settings
+}
+
+async fn open(settings: &Settings) -> FlagStore {
+    let db = Db::connect(&settings.database).await.unwrap();
+    db.migrate_up().await.unwrap();
+    FlagStore::open(settings, db).await.unwrap()
+}
+
+const QUARTER: FlagState = FlagState {
+    enabled: true,
+    rollout_percent: 25,
+};
+
+#[tokio::test]
+async fn without_rows_every_flag_has_its_static_default() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = open(&settings(folder.path())).await;
+    assert!(!store.is_enabled(SIGNUP_V2, Some("anyone")));
+    assert!(store.is_enabled(NEW_CHECKOUT, None), "set by an override");
+    assert!(!store.is_enabled("no_such_flag", None));
+    assert_eq!(store.flag(SIGNUP_V2).unwrap().source, Source::Default);
+}
+
+#[tokio::test]
+async fn a_change_is_applied_at_once_and_audited_with_the_old_state() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = open(&settings(folder.path())).await;
+
+    let changed = store.set(SIGNUP_V2, QUARTER, "test:alice").await.unwrap();
+    assert_eq!(changed.state, QUARTER);
+    assert!(matches!(changed.source, Source::Runtime { .. }));
+    assert_eq!(store.flag(SIGNUP_V2).unwrap().state, QUARTER);
+    let off = FlagState {
+        enabled: false,
+        rollout_percent: 25,
+    };
+    store.set(SIGNUP_V2, off, "test:bob").await.unwrap();
+
+    let audit = store.audit(SIGNUP_V2, 10).await.unwrap();
+    let summary: Vec<(&str, Option<FlagState>, Option<FlagState>)> = audit
+        .iter()
+        .map(|entry| (entry.actor.as_str(), entry.old, entry.new))
+        .collect();
+    let default = FlagState {
+        enabled: false,
+        rollout_percent: 100,
+    };
+    assert_eq!(
+        summary,
+        [
+            ("test:bob", Some(QUARTER), Some(off)),
+            ("test:alice", Some(default), Some(QUARTER)),
+        ]
+    );
+    assert!(store.audit(NEW_CHECKOUT, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_flags_and_rollouts_over_100_are_refused_without_a_write() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = open(&settings(folder.path())).await;
+    let unknown = store.set("singup_v2", QUARTER, "test").await.unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "there is no flag \"singup_v2\": the flags are signup_v2, new_checkout"
+    );
+    let too_much = FlagState {
+        enabled: true,
+        rollout_percent: 101,
+    };
+    let refused = store.set(SIGNUP_V2, too_much, "test").await.unwrap_err();
+    assert!(
+        matches!(refused, Error::RolloutOutOfRange(101)),
+        "{refused}"
+    );
+    assert!(store.audit(SIGNUP_V2, 10).await.unwrap().is_empty());
+    assert!(matches!(
+        store.audit("singup_v2", 10).await,
+        Err(Error::UnknownFlag { .. })
+    ));
+}
+
+#[tokio::test]
+async fn another_store_on_the_same_database_sees_a_change_after_a_resync() {
+    let folder = tempfile::tempdir().unwrap();
+    let settings = settings(folder.path());
+    let first = open(&settings).await;
+    let second = open(&settings).await;
+    first.set(SIGNUP_V2, QUARTER, "test").await.unwrap();
+    assert_eq!(second.flag(SIGNUP_V2).unwrap().state.rollout_percent, 100);
+    second.resync().await.unwrap();
+    assert_eq!(second.flag(SIGNUP_V2).unwrap().state, QUARTER);
+    // The row keeps the salt the default had, so visitors keep their buckets.
+    assert_eq!(second.flag(SIGNUP_V2).unwrap().salt, SIGNUP_V2);
+}

@@ -1,0 +1,286 @@
+//! The anonymous visitor id that percentage rollouts bucket by, carried in a signed cookie, and
+//! [`Flags`], the per-request evaluator handlers and the guard use.
+//!
+//! The cookie is `keel_visitor=<32 hex id>.<64 hex HMAC-SHA256(secret key, "keel-visitor:" + id)>`, with
+//! `Secure`, `HttpOnly` and `SameSite` from `[security]`. A cookie whose signature does not verify is
+//! never trusted (a client cannot pick its own bucket) and is replaced. A visitor without a cookie gets
+//! one the first time an answer depends on it, i.e. when a partly rolled-out flag is evaluated for
+//! them: health probes, static files and fully-on or fully-off flags never set cookies.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, KeyInit, Mac};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use keel_config::SecuritySettings;
+use keel_http::ErrorReport;
+use sha2::Sha256;
+
+use crate::store::FlagStore;
+
+/// The cookie's name.
+pub const VISITOR_COOKIE: &str = "keel_visitor";
+/// How long browsers keep the cookie: a year, so a returning visitor keeps their bucket.
+const MAX_AGE_SECS: u64 = 365 * 24 * 60 * 60;
+/// Separates this use of the secret key from any other HMAC keel makes with it.
+const SIGNING_CONTEXT: &[u8] = b"keel-visitor:";
+
+/// Signs and checks visitor cookies; holds the secret key, so its `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct VisitorCookies {
+    key: Arc<[u8]>,
+    /// `; Path=/; Max-Age=…; HttpOnly; Secure; SameSite=Lax`, from the settings.
+    attributes: Arc<str>,
+}
+
+impl std::fmt::Debug for VisitorCookies {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("VisitorCookies")
+            .field("attributes", &self.attributes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VisitorCookies {
+    pub fn new(security: &SecuritySettings) -> VisitorCookies {
+        let mut attributes = format!("; Path=/; Max-Age={MAX_AGE_SECS}");
+        if security.cookie_http_only {
+            attributes.push_str("; HttpOnly");
+        }
+        if security.cookie_secure {
+            attributes.push_str("; Secure");
+        }
+        attributes.push_str("; SameSite=");
+        attributes.push_str(security.cookie_same_site.as_attribute());
+        VisitorCookies {
+            key: Arc::from(security.secret_key.expose().as_bytes()),
+            attributes: Arc::from(attributes),
+        }
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC takes keys of any length, so this cannot fail; an empty key would still sign.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
+        mac.update(SIGNING_CONTEXT);
+        mac
+    }
+
+    /// The cookie value for `id`: the id, a dot, and its signature in hex.
+    pub fn sign(&self, id: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(id.as_bytes());
+        format!("{id}.{}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// The id inside `value` when its signature verifies (compared in constant time), else `None`.
+    pub fn verify(&self, value: &str) -> Option<String> {
+        let (id, signature) = value.split_once('.')?;
+        if id.len() != 32 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return None;
+        }
+        let signature = hex::decode(signature).ok()?;
+        let mut mac = self.mac();
+        mac.update(id.as_bytes());
+        mac.verify_slice(&signature).ok()?;
+        Some(id.to_owned())
+    }
+
+    fn set_cookie(&self, id: &str) -> Option<HeaderValue> {
+        HeaderValue::from_str(&format!(
+            "{VISITOR_COOKIE}={}{}",
+            self.sign(id),
+            self.attributes
+        ))
+        .ok()
+    }
+}
+
+/// The visitor cookie's value among the request's `Cookie` headers.
+fn presented_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == VISITOR_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// What the middleware hands each request: the store and this visitor.
+#[derive(Debug, Clone)]
+pub struct Flags {
+    store: FlagStore,
+    visitor_id: Arc<str>,
+    /// Set when an answer depended on the visitor, so a new visitor's cookie must be sent.
+    used: Arc<AtomicBool>,
+}
+
+impl Flags {
+    /// Whether `name` is on for this visitor. An undeclared flag is off.
+    pub fn is_enabled(&self, name: &str) -> bool {
+        let snapshot = self.store.snapshot();
+        let Some(flag) = snapshot.get(name) else {
+            return false;
+        };
+        if flag.depends_on_subject() {
+            self.used.store(true, Ordering::Relaxed);
+        }
+        flag.is_on_for(Some(&self.visitor_id))
+    }
+
+    /// Every flag, on or off for this visitor, in catalogue order (one consistent snapshot).
+    pub fn evaluate_all(&self) -> Vec<(&'static str, bool)> {
+        let snapshot = self.store.snapshot();
+        snapshot
+            .flags()
+            .into_iter()
+            .map(|flag| {
+                if flag.depends_on_subject() {
+                    self.used.store(true, Ordering::Relaxed);
+                }
+                (flag.name(), flag.is_on_for(Some(&self.visitor_id)))
+            })
+            .collect()
+    }
+}
+
+/// What [`middleware`] needs: the store and the cookie signer.
+#[derive(Debug, Clone)]
+pub struct VisitorContext {
+    pub store: FlagStore,
+    pub cookies: VisitorCookies,
+}
+
+/// Identifies the visitor by their signed cookie (or a new random id), hands the request a [`Flags`],
+/// and sets the cookie on the response when a new id was used or a forged cookie must be replaced.
+pub async fn middleware(
+    State(context): State<VisitorContext>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let presented = presented_cookie(request.headers());
+    let verified = presented.and_then(|value| context.cookies.verify(value));
+    let forged = presented.is_some() && verified.is_none();
+    let is_new = verified.is_none();
+    let visitor_id: Arc<str> = match verified {
+        Some(id) => Arc::from(id),
+        None => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
+    };
+    let flags = Flags {
+        store: context.store,
+        visitor_id: visitor_id.clone(),
+        used: Arc::default(),
+    };
+    let used = flags.used.clone();
+    request.extensions_mut().insert(flags);
+    let mut response = next.run(request).await;
+    if forged || (is_new && used.load(Ordering::Relaxed)) {
+        if let Some(cookie) = context.cookies.set_cookie(&visitor_id) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+    response
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Flags {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Flags>().cloned().ok_or_else(|| {
+            tracing::error!(
+                "a handler asked for Flags outside keel_ext_flags::visitor::middleware; the app factory installs it"
+            );
+            ErrorReport::from_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cookies(secret: &str) -> VisitorCookies {
+        VisitorCookies {
+            key: Arc::from(secret.as_bytes()),
+            attributes: Arc::from(""),
+        }
+    }
+
+    const ID: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_signed_id_verifies_and_a_tampered_one_does_not() {
+        let signer = cookies("a-secret-key-of-at-least-32-bytes!!");
+        let value = signer.sign(ID);
+        assert_eq!(signer.verify(&value).as_deref(), Some(ID));
+
+        let (_, signature) = value.split_once('.').unwrap();
+        let other_id = "f123456789abcdef0123456789abcdef";
+        let cases = [
+            format!("{other_id}.{signature}"),
+            format!("{ID}.{}", "0".repeat(64)),
+            format!("{ID}.{}", &signature[..62]),
+            ID.to_owned(),
+            format!("{ID}."),
+            format!("not-hex-not-hex-not-hex-not-hex!.{signature}"),
+            String::new(),
+        ];
+        for forged in cases {
+            assert_eq!(signer.verify(&forged), None, "{forged:?} verified");
+        }
+        assert_eq!(
+            cookies("another-secret-key-of-32-bytes!!!!").verify(&value),
+            None,
+            "a cookie signed with another key verified"
+        );
+    }
+
+    #[test]
+    fn the_visitor_cookie_is_found_among_other_cookies() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; keel_visitor=abc; b=2"),
+        );
+        assert_eq!(presented_cookie(&headers), Some("abc"));
+        let mut split = HeaderMap::new();
+        split.append(header::COOKIE, HeaderValue::from_static("a=1"));
+        split.append(header::COOKIE, HeaderValue::from_static("keel_visitor=xyz"));
+        assert_eq!(presented_cookie(&split), Some("xyz"));
+        assert_eq!(presented_cookie(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn cookie_attributes_follow_the_security_settings() {
+        let settings = keel_config::load(&keel_config::LoadOptions {
+            environment: Some("testing".to_owned()),
+            vars: keel_config::Vars::from_iter([("APP_SECRETS_DIR", "/nonexistent")]),
+            overrides: vec![
+                keel_config::Override::new("security.cookie_secure", "true"),
+                keel_config::Override::new("security.cookie_same_site", "strict"),
+            ],
+            ..keel_config::LoadOptions::default()
+        })
+        .unwrap()
+        .settings;
+        let header = VisitorCookies::new(&settings.security)
+            .set_cookie(ID)
+            .unwrap();
+        let header = header.to_str().unwrap();
+        assert!(
+            header.starts_with(&format!("keel_visitor={ID}.")),
+            "{header}"
+        );
+        assert!(
+            header.ends_with("; Path=/; Max-Age=31536000; HttpOnly; Secure; SameSite=Strict"),
+            "{header}"
+        );
+    }
+}
