@@ -8,11 +8,13 @@ use serde_json::Value;
 /// Every internal crate and its tier; a crate may depend only on crates of a strictly lower tier. So
 /// blueprints cannot depend on each other or on the app factory, and nothing depends on the binary.
 const TIERS: &[(&str, u8)] = &[
-    ("keel-server", 6),
-    ("keel-app-factory", 5),
-    ("keel-blueprint-main", 4),
-    ("keel-blueprint-api-v1", 4),
-    ("keel-blueprint-ops", 4),
+    ("keel-server", 7),
+    ("keel-app-factory", 6),
+    ("keel-blueprint-main", 5),
+    ("keel-blueprint-api-v1", 5),
+    ("keel-blueprint-ops", 5),
+    // Flags persist through the database extension, so they sit one tier above it.
+    ("keel-ext-flags", 4),
     ("keel-ext-db", 3),
     ("keel-ext-telemetry", 3),
     ("keel-config", 2),

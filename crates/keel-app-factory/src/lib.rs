@@ -16,6 +16,7 @@ use axum::http::HeaderValue;
 use keel_blueprint_main::StaticAssets;
 use keel_config::Loaded;
 use keel_ext_db::Db;
+use keel_ext_flags::FlagStore;
 use keel_http::ErrorReport;
 
 pub use crate::state::AppState;
@@ -33,6 +34,8 @@ pub enum Error {
     #[error(transparent)]
     Database(#[from] keel_ext_db::Error),
     #[error(transparent)]
+    Flags(#[from] keel_ext_flags::Error),
+    #[error(transparent)]
     StaticFiles(#[from] keel_blueprint_main::MainError),
     #[error(
         "{} migration(s) are pending ({}): run `keel migrate up`, then start again ({} applies migrations only with database.auto_migrate)",
@@ -48,9 +51,8 @@ pub enum Error {
     NotAHeader(&'static str),
 }
 
-/// Connects the database (retrying for `database.startup_timeout_secs`, and migrating it when
-/// `database.auto_migrate` is on; staging and production refuse to start with pending migrations), scans
-/// the static folder and assembles the router with its middleware.
+/// Connects the database (see [`open_database`]), loads the feature flags and starts their background
+/// sync, scans the static folder and assembles the router with its middleware.
 pub async fn create_app(loaded: &Loaded) -> Result<App, Error> {
     create_app_with(loaded, Router::new()).await
 }
@@ -70,27 +72,16 @@ pub async fn create_app_with(
     let site = state::site_info(settings);
     let options = middleware::Options::new(settings, app_header, site, assets.clone())?;
 
-    let db = Db::connect_with_retry(&settings.database).await?;
-    if settings.database.auto_migrate {
-        db.migrate_up().await?;
-    } else {
-        // Serving a schema older than the code expects fails in confusing ways later; refuse now instead.
-        let pending = db.pending_migrations().await?;
-        if !pending.is_empty() {
-            if !settings.app.env.is_local() {
-                return Err(Error::PendingMigrations {
-                    pending,
-                    environment: settings.app.env,
-                });
-            }
-            tracing::warn!(
-                pending = pending.join(", "),
-                "migrations are pending and database.auto_migrate is off: run `keel migrate up`"
-            );
-        }
-    }
+    let db = open_database(settings).await?;
+    let flags = FlagStore::open(settings, db.clone()).await?;
+    flags.spawn_sync(settings);
+    warn_about_expired_flags(&flags);
 
-    let state = AppState::new(loaded, db, assets.clone());
+    let visitors = keel_ext_flags::visitor::VisitorContext {
+        store: flags.clone(),
+        cookies: keel_ext_flags::VisitorCookies::new(&settings.security),
+    };
+    let state = AppState::new(loaded, db, flags, assets.clone());
     let routes = Router::new()
         .merge(keel_blueprint_main::router())
         .merge(extra_routes)
@@ -105,7 +96,54 @@ pub async fn create_app_with(
             settings.static_files.max_age_secs,
         ))
         .fallback(|| async { ErrorReport::not_found() })
+        // Innermost: every handler and flag guard sees the visitor's flags.
+        .layer(axum::middleware::from_fn_with_state(
+            visitors,
+            keel_ext_flags::visitor::middleware,
+        ))
         .with_state(state.clone());
     let router = middleware::apply(routes, &options);
     Ok(App { router, state })
+}
+
+/// Connects the database (retrying for `database.startup_timeout_secs`) and brings its schema up to
+/// date when `database.auto_migrate` is on. Otherwise pending migrations are refused in staging and
+/// production (serving a schema older than the code expects fails in confusing ways later) and warned
+/// about elsewhere. `serve` and the `keel flags` commands share this.
+pub async fn open_database(settings: &keel_config::Settings) -> Result<Db, Error> {
+    let db = Db::connect_with_retry(&settings.database).await?;
+    if settings.database.auto_migrate {
+        db.migrate_up().await?;
+        return Ok(db);
+    }
+    let pending = db.pending_migrations().await?;
+    if !pending.is_empty() {
+        if !settings.app.env.is_local() {
+            return Err(Error::PendingMigrations {
+                pending,
+                environment: settings.app.env,
+            });
+        }
+        tracing::warn!(
+            pending = pending.join(", "),
+            "migrations are pending and database.auto_migrate is off: run `keel migrate up`"
+        );
+    }
+    Ok(db)
+}
+
+/// Flags past their expiry date still work; the warning (and `keel flags check` in CI) is the nudge to
+/// remove them.
+fn warn_about_expired_flags(flags: &FlagStore) {
+    let today = chrono::Utc::now().date_naive();
+    for flag in flags.snapshot().flags() {
+        if flag.is_expired(today) {
+            tracing::warn!(
+                flag = flag.name(),
+                owner = flag.definition.owner,
+                expires = %flag.definition.expires.unwrap_or_default(),
+                "this flag is past its expiry date: remove it from the code (`keel flags check` lists expired flags)"
+            );
+        }
+    }
 }

@@ -17,7 +17,9 @@
 //! 7. body size limit (413) — outside the timeout, as tower-http's types require;
 //! 8. timeout (504);
 //! 9. CORS: only the origins in `security.cors_origins` (none by default);
-//! 10. the routes.
+//! 10. the flag visitor (installed in `lib.rs`, where the flag store is at hand): hands each request its
+//!     [`keel_ext_flags::Flags`] and sets the signed visitor cookie when an answer depended on it;
+//! 11. the routes.
 //!
 //! Invariant: a handler that fails returns an [`ErrorReport`] (directly or through its blueprint's error
 //! type), or marks a body written for clients with [`PublicErrorBody`]. Layer 4 re-renders any other

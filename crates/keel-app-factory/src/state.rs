@@ -6,12 +6,15 @@ use keel_blueprint_main::{Calculator, SiteInfo, StaticAssets};
 use keel_blueprint_ops::{AdminToken, ConfigView};
 use keel_config::{Loaded, Settings};
 use keel_ext_db::Db;
+use keel_ext_flags::FlagStore;
 
 /// Shared by every request. Each field is cheap to clone (handles and `Arc`s), and `FromRef` hands each
 /// blueprint the field it names in its router's bounds.
 #[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     pub db: Db,
+    /// The feature flags, synced with the other instances in the background.
+    pub flags: FlagStore,
     pub site: SiteInfo,
     pub assets: StaticAssets,
     pub calculator: Calculator,
@@ -32,10 +35,11 @@ pub(crate) fn site_info(settings: &Settings) -> SiteInfo {
 }
 
 impl AppState {
-    pub(crate) fn new(loaded: &Loaded, db: Db, assets: StaticAssets) -> AppState {
+    pub(crate) fn new(loaded: &Loaded, db: Db, flags: FlagStore, assets: StaticAssets) -> AppState {
         let settings = &loaded.settings;
         AppState {
             db,
+            flags,
             site: site_info(settings),
             assets,
             // The "app context" example: a service configured once and shared, like Flask's `current_app`.

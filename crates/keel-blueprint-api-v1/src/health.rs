@@ -2,6 +2,9 @@
 //!
 //! Orchestrators restart a process whose liveness fails and stop routing to one whose readiness fails, so
 //! liveness deliberately checks nothing: a database outage must not restart every instance at once.
+//! Readiness fails on the database only. Redis, when configured, is reported but does not fail it: without
+//! Redis, flags keep their last state and changes arrive through the periodic resync, so taking every
+//! instance out of the load balancer during a Redis outage would turn a slower flag rollout into downtime.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,6 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keel_ext_db::Db;
+use keel_ext_flags::FlagStore;
 use keel_http::PublicErrorBody;
 use serde::Serialize;
 
@@ -57,6 +61,7 @@ impl Draining {
 
 pub(crate) async fn readiness_show(
     State(db): State<Db>,
+    State(flags): State<FlagStore>,
     State(draining): State<Draining>,
 ) -> Response {
     if draining.is_draining() {
@@ -83,9 +88,29 @@ pub(crate) async fn readiness_show(
         }
     };
     let ready = database.status == "ok";
+    let mut checks = BTreeMap::from([("database", database)]);
+    if let Some(connected) = flags.redis_connected() {
+        let redis = if connected {
+            Check {
+                status: "ok",
+                backend: "redis",
+                detail: None,
+            }
+        } else {
+            Check {
+                status: "unavailable",
+                backend: "redis",
+                detail: Some(
+                    "flag changes arrive through the periodic resync until Redis is back"
+                        .to_owned(),
+                ),
+            }
+        };
+        checks.insert("redis", redis);
+    }
     let report = Readiness {
         status: if ready { "ok" } else { "unavailable" },
-        checks: BTreeMap::from([("database", database)]),
+        checks,
     };
     if ready {
         Json(report).into_response()

@@ -1,8 +1,10 @@
-//! The JSON API under `/api/v1`: liveness, readiness and build information.
+//! The JSON API under `/api/v1`: liveness, readiness, build information and the visitor's flags.
 //!
 //! This crate knows nothing about how the app is assembled or which other routes exist: it asks its state
-//! for a [`Db`], a [`BuildInfo`] and the [`Draining`] flag through `FromRef`, and never depends on another blueprint.
+//! for a [`Db`], a [`FlagStore`], a [`BuildInfo`] and the [`Draining`] flag through `FromRef`, and never
+//! depends on another blueprint.
 
+mod flags;
 mod health;
 mod version;
 
@@ -10,6 +12,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
 use keel_ext_db::Db;
+use keel_ext_flags::FlagStore;
 
 pub use crate::health::Draining;
 pub use crate::version::BuildInfo;
@@ -22,6 +25,7 @@ pub fn router<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     Db: FromRef<S>,
+    FlagStore: FromRef<S>,
     BuildInfo: FromRef<S>,
     Draining: FromRef<S>,
 {
@@ -29,6 +33,7 @@ where
         .route("/health", get(health::health_show))
         .route("/ready", get(health::readiness_show))
         .route("/version", get(version::version_show))
+        .route("/flags", get(flags::flags_show))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::*;
 #[derive(Clone, FromRef)]
 struct TestState {
     db: Db,
+    flags: FlagStore,
     build: BuildInfo,
     draining: Draining,
 }
@@ -20,28 +21,18 @@ struct TestState {
 struct Harness {
     router: Router,
     db: Db,
+    flags: FlagStore,
     draining: Draining,
-    _folder: tempfile::TempDir,
+    _sandbox: keel_ext_flags::testing::Sandbox,
 }
 
 async fn harness() -> Harness {
-    let folder = tempfile::tempdir().unwrap();
-    // The testing profile's database settings, from the real loader, pointed at a throwaway file.
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        folder.path().join("api.sqlite3").display()
-    );
-    let options = keel_config::LoadOptions {
-        environment: Some("testing".to_owned()),
-        overrides: vec![keel_config::Override::new("database.url", url)],
-        ..keel_config::LoadOptions::default()
-    };
-    let settings = keel_config::load(&options).unwrap().settings.database;
-    let db = Db::connect(&settings).await.unwrap();
+    let sandbox = keel_ext_flags::testing::Sandbox::new(Vec::new()).await;
     let draining = Draining::default();
     let state = TestState {
         draining: draining.clone(),
-        db: db.clone(),
+        db: sandbox.db.clone(),
+        flags: sandbox.store.clone(),
         build: BuildInfo {
             name: "keel".to_owned(),
             version: "1.2.3".to_owned(),
@@ -50,10 +41,16 @@ async fn harness() -> Harness {
         },
     };
     Harness {
-        router: router().with_state(state),
-        db,
+        router: router()
+            .layer(axum::middleware::from_fn_with_state(
+                sandbox.visitor_context(),
+                keel_ext_flags::visitor::middleware,
+            ))
+            .with_state(state),
+        db: sandbox.db.clone(),
+        flags: sandbox.store.clone(),
         draining,
-        _folder: folder,
+        _sandbox: sandbox,
     }
 }
 
@@ -77,6 +74,10 @@ async fn each_route_answers_its_documented_body() {
         (
             "/version",
             json!({"name": "keel", "version": "1.2.3", "git_revision": "abc1234", "build_profile": "debug"}),
+        ),
+        (
+            "/flags",
+            json!({"flags": {"new_checkout": false, "signup_v2": false}}),
         ),
     ];
     for (path, expected) in cases {
@@ -111,4 +112,55 @@ async fn readiness_is_503_as_soon_as_draining_starts() {
     let (status, body) = get_json(&harness.router, "/ready").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body, json!({"status": "draining", "checks": {}}));
+}
+
+#[tokio::test]
+async fn flags_are_evaluated_for_the_visitor_and_a_cookie_is_issued_only_when_it_matters() {
+    let harness = harness().await;
+    let request = || Request::get("/flags").body(Body::empty()).unwrap();
+
+    // Fully on or off for everyone: the answer does not depend on the visitor, so no cookie.
+    let response = harness.router.clone().oneshot(request()).await.unwrap();
+    assert!(response.headers().get("set-cookie").is_none());
+
+    let half = keel_ext_flags::FlagState {
+        enabled: true,
+        rollout_percent: 50,
+    };
+    harness.flags.set("signup_v2", half, "test").await.unwrap();
+    let response = harness.router.clone().oneshot(request()).await.unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("keel_visitor="), "{cookie}");
+    let visitor = cookie.split(';').next().unwrap().to_owned();
+    let first_answer = response.into_body().collect().await.unwrap().to_bytes();
+
+    // The same visitor keeps their answer and is not sent a new cookie.
+    for _ in 0..5 {
+        let request = Request::get("/flags")
+            .header("cookie", &visitor)
+            .body(Body::empty())
+            .unwrap();
+        let response = harness.router.clone().oneshot(request).await.unwrap();
+        assert!(response.headers().get("set-cookie").is_none());
+        let answer = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(answer, first_answer);
+    }
+
+    // A forged cookie is not trusted: it is replaced.
+    let forged = Request::get("/flags")
+        .header(
+            "cookie",
+            format!("keel_visitor={}.{}", "a".repeat(32), "0".repeat(64)),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let response = harness.router.clone().oneshot(forged).await.unwrap();
+    let replaced = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        !replaced.starts_with(&format!("keel_visitor={}", "a".repeat(32))),
+        "{replaced}"
+    );
 }

@@ -2,6 +2,8 @@
 //!
 //! This crate knows nothing about how the app is assembled: it asks its state for [`SiteInfo`],
 //! [`StaticAssets`] and [`Calculator`] through `FromRef`, and never depends on another blueprint.
+//! `/signup-v2` is the example of a page behind a feature flag: it answers the app's ordinary 404 while
+//! `signup_v2` is off for the visitor.
 
 mod assets;
 mod compute;
@@ -11,6 +13,8 @@ mod pages;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
+use keel_ext_flags::catalog::SIGNUP_V2;
+use keel_ext_flags::require_flag;
 
 pub use crate::assets::{STATIC_URL_PREFIX, StaticAssets};
 pub use crate::compute::Calculator;
@@ -29,6 +33,10 @@ where
         .route("/", get(pages::index_show))
         .route("/ping", get(compute::ping_show))
         .route("/compute", get(compute::compute_show))
+        .route(
+            "/signup-v2",
+            get(pages::signup_v2_show).route_layer(require_flag(SIGNUP_V2)),
+        )
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
+use keel_ext_flags::Flags;
+use keel_ext_flags::catalog::SIGNUP_V2;
 use keel_http::{ErrorReport, RequestId};
 
 use crate::assets::StaticAssets;
@@ -21,18 +23,44 @@ pub struct SiteInfo {
 pub(crate) struct IndexTemplate<'a> {
     site: &'a SiteInfo,
     assets: &'a StaticAssets,
+    /// Whether to link the new sign-up page: only visitors who can see it get the link.
+    show_signup_v2: bool,
 }
 
 pub(crate) async fn index_show(
     State(site): State<SiteInfo>,
     State(assets): State<StaticAssets>,
+    flags: Flags,
 ) -> Result<Html<String>, MainError> {
     let page = IndexTemplate {
         site: &site,
         assets: &assets,
+        show_signup_v2: flags.is_enabled(SIGNUP_V2),
     };
     page.render().map(Html).map_err(|source| MainError::Render {
         template: "index.html",
+        source,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "signup_v2.html")]
+pub(crate) struct SignupV2Template<'a> {
+    site: &'a SiteInfo,
+    assets: &'a StaticAssets,
+}
+
+/// The page behind `signup_v2`; the router's `require_flag` layer hides it while the flag is off.
+pub(crate) async fn signup_v2_show(
+    State(site): State<SiteInfo>,
+    State(assets): State<StaticAssets>,
+) -> Result<Html<String>, MainError> {
+    let page = SignupV2Template {
+        site: &site,
+        assets: &assets,
+    };
+    page.render().map(Html).map_err(|source| MainError::Render {
+        template: "signup_v2.html",
         source,
     })
 }

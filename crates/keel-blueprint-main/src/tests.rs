@@ -6,6 +6,10 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use keel_ext_flags::FlagState;
+use keel_ext_flags::catalog::SIGNUP_V2;
+use keel_ext_flags::testing::Sandbox;
+
 use super::*;
 
 /// The least state the blueprint needs; the app factory's `AppState` provides the same pieces.
@@ -16,7 +20,8 @@ struct TestState {
     calculator: Calculator,
 }
 
-fn test_router() -> Router {
+/// The blueprint with the flag middleware the app factory installs, over a throwaway flag store.
+fn test_router(flags: &Sandbox) -> Router {
     let state = TestState {
         site: SiteInfo {
             app_name: "keel-test".to_owned(),
@@ -25,12 +30,21 @@ fn test_router() -> Router {
         assets: StaticAssets::from_fingerprints([("css/app.css", "0123456789ab")]),
         calculator: Calculator::new(6, 7),
     };
-    router().with_state(state)
+    router()
+        .layer(axum::middleware::from_fn_with_state(
+            flags.visitor_context(),
+            keel_ext_flags::visitor::middleware,
+        ))
+        .with_state(state)
 }
 
 async fn get(path: &str) -> (StatusCode, Option<String>, String) {
+    get_with(&Sandbox::new(Vec::new()).await, path).await
+}
+
+async fn get_with(flags: &Sandbox, path: &str) -> (StatusCode, Option<String>, String) {
     let request = Request::get(path).body(Body::empty()).unwrap();
-    let response = test_router().oneshot(request).await.unwrap();
+    let response = test_router(flags).oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response
         .headers()
@@ -81,4 +95,24 @@ fn the_calculator_saturates_instead_of_overflowing() {
             expected
         );
     }
+}
+
+#[tokio::test]
+async fn the_signup_v2_page_is_hidden_while_its_flag_is_off_and_linked_when_on() {
+    let flags = Sandbox::new(Vec::new()).await;
+    let (status, _, _) = get_with(&flags, "/signup-v2").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, _, index) = get_with(&flags, "/").await;
+    assert!(!index.contains("href=\"/signup-v2\""), "{index}");
+
+    let on = FlagState {
+        enabled: true,
+        rollout_percent: 100,
+    };
+    flags.store.set(SIGNUP_V2, on, "test").await.unwrap();
+    let (status, _, page) = get_with(&flags, "/signup-v2").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<h1>Sign up to keel-test</h1>"), "{page}");
+    let (_, _, index) = get_with(&flags, "/").await;
+    assert!(index.contains("href=\"/signup-v2\""), "{index}");
 }

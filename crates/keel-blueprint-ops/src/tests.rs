@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::extract::FromRef;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use keel_config::{LoadOptions, Override};
+use keel_config::Override;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -16,46 +16,74 @@ const TOKEN: &str = "an-admin-token-that-is-long-enough-0123456789";
 struct TestState {
     admin_token: AdminToken,
     config: ConfigView,
+    flags: FlagStore,
 }
 
-/// The ops router over settings loaded with `token` as `security.admin_token`, as the app builds it.
-fn test_router(token: Option<&str>) -> Router {
+/// The ops router over settings loaded with `token` as `security.admin_token`, as the app builds it,
+/// with a flag store on a throwaway SQLite file.
+struct Harness {
+    router: Router,
+    _sandbox: keel_ext_flags::testing::Sandbox,
+}
+
+async fn harness(token: Option<&str>) -> Harness {
     let mut overrides = vec![Override::new("server.port", "9321")];
     if let Some(token) = token {
         overrides.push(Override::new("security.admin_token", token));
     }
-    let loaded = keel_config::load(&LoadOptions {
-        environment: Some("testing".to_owned()),
-        overrides,
-        ..LoadOptions::default()
-    })
-    .unwrap();
+    let sandbox = keel_ext_flags::testing::Sandbox::new(overrides).await;
+    let loaded = &sandbox.loaded;
     let state = TestState {
         admin_token: AdminToken::new(loaded.settings.security.admin_token.clone()),
-        config: ConfigView::new(&loaded),
+        config: ConfigView::new(loaded),
+        flags: sandbox.store.clone(),
     };
-    router().with_state(state)
+    Harness {
+        router: router().with_state(state),
+        _sandbox: sandbox,
+    }
+}
+
+impl Harness {
+    /// Sends one request; `body` is sent as JSON.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Option<String>, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_owned())),
+            None => request.body(Body::empty()),
+        };
+        let response = self.router.clone().oneshot(request.unwrap()).await.unwrap();
+        let status = response.status();
+        let challenge = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|value| value.to_str().unwrap().to_owned());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, challenge, body)
+    }
 }
 
 async fn get_config(
-    router: Router,
+    harness: &Harness,
     authorization: Option<&str>,
 ) -> (StatusCode, Option<String>, Value) {
-    let mut request = Request::get("/config");
-    if let Some(value) = authorization {
-        request = request.header(header::AUTHORIZATION, value);
-    }
-    let response = router
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let challenge = response
-        .headers()
-        .get(header::WWW_AUTHENTICATE)
-        .map(|value| value.to_str().unwrap().to_owned());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, challenge, serde_json::from_slice(&bytes).unwrap())
+    harness.send("GET", "/config", authorization, None).await
 }
 
 #[tokio::test]
@@ -100,7 +128,8 @@ async fn the_token_matrix() {
         (Some(TOKEN), Some(&lowercase_scheme), StatusCode::OK, None),
     ];
     for (configured, authorization, status, code) in cases {
-        let (answered, challenge, body) = get_config(test_router(configured), authorization).await;
+        let harness = harness(configured).await;
+        let (answered, challenge, body) = get_config(&harness, authorization).await;
         assert_eq!(answered, status, "{configured:?} {authorization:?}");
         match code {
             Some(code) => assert_eq!(body["error"], code, "{configured:?} {authorization:?}"),
@@ -115,7 +144,8 @@ async fn the_token_matrix() {
 
 #[tokio::test]
 async fn the_config_view_masks_secrets() {
-    let (_, _, body) = get_config(test_router(Some(TOKEN)), Some(&format!("Bearer {TOKEN}"))).await;
+    let harness = harness(Some(TOKEN)).await;
+    let (_, _, body) = get_config(&harness, Some(&format!("Bearer {TOKEN}"))).await;
     let secret = body["security.secret_key"]["value"].as_str().unwrap();
     assert!(secret.starts_with("***"), "{secret}");
     let token = body["security.admin_token"]["value"].as_str().unwrap();
@@ -137,18 +167,126 @@ async fn other_methods_learn_nothing_without_the_token() {
         ),
     ];
     for (configured, authorization, status) in cases {
-        let mut request = Request::post("/config");
-        if let Some(value) = authorization {
-            request = request.header(header::AUTHORIZATION, value);
+        let harness = harness(configured).await;
+        for path in ["/config", "/flags", "/flags/signup_v2/audit"] {
+            let (answered, _, _) = harness.send("POST", path, authorization, None).await;
+            assert_eq!(answered, status, "{path} {configured:?} {authorization:?}");
         }
-        let response = test_router(configured)
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let (answered, _, _) = harness
+            .send("GET", "/flags/signup_v2", authorization, None)
+            .await;
         assert_eq!(
-            response.status(),
-            status,
-            "{configured:?} {authorization:?}"
+            answered, status,
+            "GET /flags/signup_v2 {configured:?} {authorization:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn every_flag_route_is_behind_the_token() {
+    let right = format!("Bearer {TOKEN}");
+    let wrong = format!("Bearer {TOKEN}x");
+    let change = r#"{"enabled": true}"#;
+    // (method, path, body)
+    let routes = [
+        ("GET", "/flags", None),
+        ("POST", "/flags/signup_v2", Some(change)),
+        ("GET", "/flags/signup_v2/audit", None),
+    ];
+    // (configured token, Authorization header, status)
+    let cases = [
+        (None, Some(right.as_str()), StatusCode::NOT_FOUND),
+        (Some(TOKEN), None, StatusCode::UNAUTHORIZED),
+        (Some(TOKEN), Some(wrong.as_str()), StatusCode::FORBIDDEN),
+        (Some(TOKEN), Some(right.as_str()), StatusCode::OK),
+    ];
+    for (configured, authorization, status) in cases {
+        let harness = harness(configured).await;
+        for (method, path, body) in routes {
+            let (answered, _, _) = harness.send(method, path, authorization, body).await;
+            assert_eq!(
+                answered, status,
+                "{method} {path} {configured:?} {authorization:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_change_is_listed_and_audited_and_bad_requests_name_their_problem() {
+    let harness = harness(Some(TOKEN)).await;
+    let auth = format!("Bearer {TOKEN}");
+    let auth = Some(auth.as_str());
+
+    let (status, _, body) = harness.send("GET", "/flags", auth, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["flags"][0]["name"], "signup_v2");
+    assert_eq!(body["flags"][0]["source"], "default");
+    assert_eq!(body["flags"][0]["enabled"], false);
+
+    let (status, _, body) = harness
+        .send(
+            "POST",
+            "/flags/signup_v2",
+            auth,
+            Some(r#"{"enabled": true, "rollout_percent": 25, "actor": "alice"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["enabled"], &body["rollout_percent"], &body["source"]),
+        (&json!(true), &json!(25), &json!("runtime"))
+    );
+
+    let (status, _, body) = harness
+        .send("GET", "/flags/signup_v2/audit", auth, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let entries = body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["actor"], "ops:alice");
+    assert_eq!(
+        entries[0]["old"],
+        json!({"enabled": false, "rollout_percent": 100})
+    );
+    assert_eq!(
+        entries[0]["new"],
+        json!({"enabled": true, "rollout_percent": 25})
+    );
+
+    // (method, path, body, status, error code)
+    let refused = [
+        (
+            "POST",
+            "/flags/no_such_flag",
+            Some(r#"{"enabled": true}"#),
+            404,
+            "not-found",
+        ),
+        ("GET", "/flags/no_such_flag/audit", None, 404, "not-found"),
+        (
+            "POST",
+            "/flags/signup_v2",
+            Some(r#"{"enabled": true, "rollout_percent": 101}"#),
+            422,
+            "unprocessable-entity",
+        ),
+        ("POST", "/flags/signup_v2", Some("{"), 400, "bad-request"),
+    ];
+    for (method, path, body, status, code) in refused {
+        let (answered, _, answer) = harness.send(method, path, auth, body).await;
+        assert_eq!(
+            (answered.as_u16(), &answer["error"]),
+            (status, &json!(code)),
+            "{method} {path} {body:?}: {answer}"
+        );
+    }
+    let (_, _, body) = harness
+        .send("GET", "/flags/signup_v2/audit", auth, None)
+        .await;
+    assert_eq!(
+        body["entries"].as_array().unwrap().len(),
+        1,
+        "refused changes wrote audit rows"
+    );
 }

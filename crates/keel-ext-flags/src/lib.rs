@@ -16,6 +16,8 @@ mod guard;
 mod persist;
 mod store;
 mod sync;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod visitor;
 
 pub use crate::guard::{RequireFlag, RequireFlagLayer, require_flag};

@@ -1,34 +1,15 @@
 //! The store against a real (SQLite) database: changes, their audit rows, and two stores sharing one
 //! database.
 
-use keel_config::{LoadOptions, Override, Settings, Vars};
+use keel_config::Override;
 use keel_ext_db::Db;
 
 use crate::catalog::{NEW_CHECKOUT, SIGNUP_V2};
+use crate::testing::Sandbox;
 use crate::{Error, FlagState, FlagStore, Source};
 
-fn settings(folder: &std::path::Path) -> Settings {
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        folder.join("flags.sqlite3").display()
-    );
-    keel_config::load(&LoadOptions {
-        environment: Some("testing".to_owned()),
-        vars: Vars::from_iter([("APP_SECRETS_DIR", "/nonexistent")]),
-        overrides: vec![
-            Override::new("database.url", &url),
-            Override::new("features.new_checkout", "true"),
-        ],
-        ..LoadOptions::default()
-    })
-    .unwrap()
-    .settings
-}
-
-async fn open(settings: &Settings) -> FlagStore {
-    let db = Db::connect(&settings.database).await.unwrap();
-    db.migrate_up().await.unwrap();
-    FlagStore::open(settings, db).await.unwrap()
+async fn sandbox() -> Sandbox {
+    Sandbox::new(vec![Override::new("features.new_checkout", "true")]).await
 }
 
 const QUARTER: FlagState = FlagState {
@@ -38,8 +19,8 @@ const QUARTER: FlagState = FlagState {
 
 #[tokio::test]
 async fn without_rows_every_flag_has_its_static_default() {
-    let folder = tempfile::tempdir().unwrap();
-    let store = open(&settings(folder.path())).await;
+    let sandbox = sandbox().await;
+    let store = &sandbox.store;
     assert!(!store.is_enabled(SIGNUP_V2, Some("anyone")));
     assert!(store.is_enabled(NEW_CHECKOUT, None), "set by an override");
     assert!(!store.is_enabled("no_such_flag", None));
@@ -48,8 +29,8 @@ async fn without_rows_every_flag_has_its_static_default() {
 
 #[tokio::test]
 async fn a_change_is_applied_at_once_and_audited_with_the_old_state() {
-    let folder = tempfile::tempdir().unwrap();
-    let store = open(&settings(folder.path())).await;
+    let sandbox = sandbox().await;
+    let store = &sandbox.store;
 
     let changed = store.set(SIGNUP_V2, QUARTER, "test:alice").await.unwrap();
     assert_eq!(changed.state, QUARTER);
@@ -82,8 +63,8 @@ async fn a_change_is_applied_at_once_and_audited_with_the_old_state() {
 
 #[tokio::test]
 async fn unknown_flags_and_rollouts_over_100_are_refused_without_a_write() {
-    let folder = tempfile::tempdir().unwrap();
-    let store = open(&settings(folder.path())).await;
+    let sandbox = sandbox().await;
+    let store = &sandbox.store;
     let unknown = store.set("singup_v2", QUARTER, "test").await.unwrap_err();
     assert_eq!(
         unknown.to_string(),
@@ -107,10 +88,12 @@ async fn unknown_flags_and_rollouts_over_100_are_refused_without_a_write() {
 
 #[tokio::test]
 async fn another_store_on_the_same_database_sees_a_change_after_a_resync() {
-    let folder = tempfile::tempdir().unwrap();
-    let settings = settings(folder.path());
-    let first = open(&settings).await;
-    let second = open(&settings).await;
+    let sandbox = sandbox().await;
+    let first = &sandbox.store;
+    let settings = &sandbox.loaded.settings;
+    let second = FlagStore::open(settings, Db::connect(&settings.database).await.unwrap())
+        .await
+        .unwrap();
     first.set(SIGNUP_V2, QUARTER, "test").await.unwrap();
     assert_eq!(second.flag(SIGNUP_V2).unwrap().state.rollout_percent, 100);
     second.resync().await.unwrap();

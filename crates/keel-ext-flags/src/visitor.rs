@@ -181,10 +181,10 @@ pub async fn middleware(
     let used = flags.used.clone();
     request.extensions_mut().insert(flags);
     let mut response = next.run(request).await;
-    if forged || (is_new && used.load(Ordering::Relaxed)) {
-        if let Some(cookie) = context.cookies.set_cookie(&visitor_id) {
-            response.headers_mut().append(header::SET_COOKIE, cookie);
-        }
+    if (forged || (is_new && used.load(Ordering::Relaxed)))
+        && let Some(cookie) = context.cookies.set_cookie(&visitor_id)
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// keel: a production-ready Rust web starter. Without a command, `keel` serves the app.
 #[derive(Debug, Parser)]
@@ -36,6 +36,9 @@ pub(crate) enum Command {
     Migrate(MigrateCommand),
     /// Print the settings, with secrets masked.
     ShowConfig(ShowConfigOptions),
+    /// List, change or check the feature flags.
+    #[command(subcommand)]
+    Flags(FlagsCommand),
     /// Print a greeting: the smallest custom command, to copy when adding your own.
     Hello {
         /// Who to greet.
@@ -62,6 +65,34 @@ pub(crate) enum MigrateCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum FlagsCommand {
+    /// List every flag: its state, where it comes from (default or runtime), owner, expiry.
+    List,
+    /// Turn a flag on or off; with --rollout, on for that share of visitors. Audited as cli:<user>.
+    Set {
+        /// The flag, e.g. signup_v2 (`keel flags list` shows them all).
+        name: String,
+        /// on or off.
+        switch: Switch,
+        /// With on: the percentage of visitors (0-100) who get the flag. Default: 100.
+        #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+        rollout: Option<u8>,
+    },
+    /// Fail (exit 1) when a flag is past its expiry date, listing each one; run it in CI.
+    Check {
+        /// Check as of this day (YYYY-MM-DD) instead of today, e.g. to look ahead.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<chrono::NaiveDate>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, Default, Args)]

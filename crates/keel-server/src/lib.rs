@@ -10,6 +10,7 @@
 
 mod check;
 mod cli;
+mod flags;
 mod migrate;
 mod serve;
 mod show_config;
@@ -20,7 +21,7 @@ use std::io::Write;
 use clap::Parser;
 use keel_config::{LoadOptions, Loaded, Override, Vars};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, FlagsCommand, Switch};
 
 /// Exit code of a successful command.
 pub const EXIT_SUCCESS: u8 = 0;
@@ -112,6 +113,11 @@ where
             return EXIT_SUCCESS;
         }
     };
+    // Who runs a command, for the audit trail of `keel flags set`; not a setting.
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|name| vars.get(name).map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned());
     let loaded = match load_settings(&cli, vars) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -119,7 +125,13 @@ where
             return EXIT_CONFIG;
         }
     };
-    match execute(cli.command.unwrap_or_default(), loaded, out, embedding) {
+    match execute(
+        cli.command.unwrap_or_default(),
+        loaded,
+        out,
+        embedding,
+        &user,
+    ) {
         Ok(()) => EXIT_SUCCESS,
         Err(failure) => {
             let _ = writeln!(err, "keel: {}", failure.message);
@@ -202,6 +214,7 @@ fn execute(
     loaded: Loaded,
     out: &mut dyn Write,
     embedding: Embedding,
+    user: &str,
 ) -> Result<(), Failure> {
     match command {
         Command::Serve => {
@@ -232,6 +245,40 @@ fn execute(
             write_output(out, &report?)
         }
         Command::ShowConfig(options) => write_output(out, &show_config::render(&loaded, &options)),
+        Command::Flags(FlagsCommand::Check { date }) => {
+            let today = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let report = flags::check(today);
+            write_output(out, &report.text)?;
+            match report.expired {
+                0 => Ok(()),
+                expired => Err(Failure {
+                    message: format!(
+                        "flags check failed: {expired} flag(s) past their expiry date (listed above)"
+                    ),
+                    exit_code: EXIT_FAILURE,
+                }),
+            }
+        }
+        Command::Flags(command) => {
+            if let FlagsCommand::Set {
+                switch: Switch::Off,
+                rollout: Some(_),
+                ..
+            } = command
+            {
+                return Err(Failure {
+                    message: "--rollout goes with on: `keel flags set NAME on --rollout 25`; off turns the flag off for everyone".to_owned(),
+                    exit_code: EXIT_USAGE,
+                });
+            }
+            let runtime = runtime()?;
+            let telemetry = telemetry_for(&runtime, &loaded, embedding)?;
+            let report = runtime.block_on(flags::run(command, &loaded.settings, user));
+            if let Some(telemetry) = telemetry {
+                telemetry.shutdown(std::time::Duration::from_secs(1));
+            }
+            write_output(out, &report?)
+        }
         Command::Hello { name } => {
             let greeting = format!(
                 "Hello, {name}! This is {} ({}).\n",

@@ -108,6 +108,8 @@ pub(crate) async fn serve(
         );
     }
 
+    // The flag resync and Redis listener would otherwise query a closing pool.
+    app.state.flags.stop_sync();
     // Closing waits for connections still checked out (by requests that outlived the grace period), so
     // it is bounded too.
     let closed = tokio::time::timeout(POOL_CLOSE_TIMEOUT, app.state.db.close());

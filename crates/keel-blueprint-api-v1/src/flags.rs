@@ -1,0 +1,21 @@
+//! `GET /api/v1/flags`: every feature flag as it is for the visitor making the request.
+//!
+//! A front end reads this once to decide what to show; the answer matches what the server-side guards
+//! decide for the same visitor, because both bucket by the same signed visitor cookie.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use keel_ext_flags::Flags;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub(crate) struct VisitorFlags {
+    flags: BTreeMap<&'static str, bool>,
+}
+
+pub(crate) async fn flags_show(flags: Flags) -> Json<VisitorFlags> {
+    Json(VisitorFlags {
+        flags: flags.evaluate_all().into_iter().collect(),
+    })
+}

@@ -1,0 +1,182 @@
+//! `keel flags list | set NAME on|off [--rollout N] | check [--date YYYY-MM-DD]`.
+//!
+//! `list` and `set` go through the same store as the running app: a change is written with its audit row
+//! (actor `cli:<user>`) and announced on Redis when `redis.url` is set, so running instances apply it
+//! within a second (else at their next resync). `check` needs no database: it reads the catalogue and
+//! fails when a flag is past its expiry date, for CI.
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use keel_config::Settings;
+use keel_ext_flags::catalog::CATALOG;
+use keel_ext_flags::{Flag, FlagState, FlagStore, Source};
+
+use crate::cli::{FlagsCommand, Switch};
+
+/// How far ahead `check` warns about flags that are about to expire.
+const EXPIRY_WARNING_DAYS: u64 = 30;
+
+/// What `check` found: the report and how many flags have expired.
+pub(crate) struct CheckReport {
+    pub(crate) text: String,
+    pub(crate) expired: usize,
+}
+
+/// Runs `list` or `set` and returns the report to print.
+pub(crate) async fn run(
+    command: FlagsCommand,
+    settings: &Settings,
+    user: &str,
+) -> anyhow::Result<String> {
+    let db = keel_app_factory::open_database(settings)
+        .await
+        .context("cannot open the flag store's database")?;
+    let store = FlagStore::open(settings, db.clone()).await?;
+    let report = match command {
+        FlagsCommand::List => list(&store),
+        FlagsCommand::Set {
+            name,
+            switch,
+            rollout,
+        } => {
+            let before = store.flag(&name)?;
+            let state = FlagState {
+                enabled: switch == Switch::On,
+                rollout_percent: rollout.unwrap_or(100),
+            };
+            let after = store.set(&name, state, &format!("cli:{user}")).await?;
+            let reach = if settings.redis.url.is_some() {
+                "announced on Redis: running instances apply it within a second".to_owned()
+            } else {
+                format!(
+                    "running instances apply it at their next resync (within {} s; set redis.url for a second)",
+                    settings.flag_sync.resync_interval_secs
+                )
+            };
+            format!(
+                "{}: {} (was {}); {reach}\n",
+                after.name(),
+                describe(&after),
+                describe(&before)
+            )
+        }
+        FlagsCommand::Check { .. } => String::new(),
+    };
+    // Closing the pool is tidy, not essential: the process ends next.
+    let _ = db.close().await;
+    Ok(report)
+}
+
+/// Lists flags past (and near) their expiry date on `today`.
+pub(crate) fn check(today: NaiveDate) -> CheckReport {
+    let mut text = String::new();
+    let mut expired = 0;
+    for flag in CATALOG {
+        let Some(expires) = flag.expires else {
+            continue;
+        };
+        if today > expires {
+            expired += 1;
+            let _ = writeln!(
+                text,
+                "expired  {} on {expires} (owner {}): remove it from the code, catalog.rs and [features]",
+                flag.name, flag.owner
+            );
+        } else if today
+            .checked_add_days(chrono::Days::new(EXPIRY_WARNING_DAYS))
+            .is_some_and(|horizon| horizon > expires)
+        {
+            let _ = writeln!(
+                text,
+                "soon     {} expires on {expires} (owner {})",
+                flag.name, flag.owner
+            );
+        }
+    }
+    if expired == 0 {
+        let _ = writeln!(
+            text,
+            "ok: none of the {} flags is past its expiry date on {today}",
+            CATALOG.len()
+        );
+    }
+    CheckReport { text, expired }
+}
+
+fn list(store: &FlagStore) -> String {
+    let today = chrono::Utc::now().date_naive();
+    let mut text = format!(
+        "{:<16} {:<24} {:<8} {:<16} {:<11} {}\n",
+        "flag", "state", "source", "owner", "expires", "description"
+    );
+    for flag in store.snapshot().flags() {
+        let source = match flag.source {
+            Source::Default => "default",
+            Source::Runtime { .. } => "runtime",
+        };
+        let expires = match flag.definition.expires {
+            Some(date) if flag.is_expired(today) => format!("{date}!"),
+            Some(date) => date.to_string(),
+            None => "never".to_owned(),
+        };
+        let _ = writeln!(
+            text,
+            "{:<16} {:<24} {:<8} {:<16} {:<11} {}",
+            flag.name(),
+            describe(flag),
+            source,
+            flag.definition.owner,
+            expires,
+            flag.definition.description
+        );
+    }
+    text
+}
+
+/// `on`, `off`, or `on for 25 % of visitors`.
+fn describe(flag: &Flag) -> String {
+    match (flag.state.enabled, flag.state.rollout_percent) {
+        (false, _) => "off".to_owned(),
+        (true, 100) => "on".to_owned(),
+        (true, percent) => format!("on for {percent} % of visitors"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn check_fails_after_an_expiry_date_and_warns_before_it() {
+        // (today, expired flags, a line the report must hold)
+        let cases = [
+            (
+                "2026-01-01",
+                0,
+                "ok: none of the 2 flags is past its expiry date on 2026-01-01",
+            ),
+            ("2027-06-30", 0, "soon     signup_v2 expires on 2027-06-30"),
+            (
+                "2027-07-01",
+                1,
+                "expired  signup_v2 on 2027-06-30 (owner growth-team)",
+            ),
+            (
+                "2028-01-01",
+                2,
+                "expired  new_checkout on 2027-12-31 (owner payments-team)",
+            ),
+        ];
+        for (today, expired, line) in cases {
+            let report = check(date(today));
+            assert_eq!(report.expired, expired, "{today}: {}", report.text);
+            assert!(report.text.contains(line), "{today}: {}", report.text);
+        }
+    }
+}
