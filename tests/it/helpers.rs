@@ -82,6 +82,15 @@ impl TestDatabase {
         .expect("creating the test database panicked")
     }
 
+    /// The same database for a second app; the first one's `TestDatabase` still owns (and removes) it.
+    pub(crate) fn shared(&self) -> TestDatabase {
+        TestDatabase {
+            url: self.url.clone(),
+            _folder: None,
+            _postgres: None,
+        }
+    }
+
     pub(crate) async fn connect(&self) -> sea_orm::DatabaseConnection {
         Database::connect(&self.url)
             .await
@@ -99,6 +108,18 @@ pub(crate) struct TestApp {
 }
 
 impl TestApp {
+    /// `POST path` with a JSON `body` and the bearer `token`.
+    pub(crate) async fn post_json(&self, path: &str, token: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("POST {path} failed: {error}"))
+    }
+
     pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))

@@ -10,6 +10,7 @@
 mod cli;
 mod crate_graph;
 mod database;
+mod flags;
 mod hardening;
 mod helpers;
 mod process;

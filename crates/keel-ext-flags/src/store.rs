@@ -378,13 +378,16 @@ impl Shared {
     /// per outage, not once per attempt.
     pub(crate) async fn resync_logged(&self) {
         match self.resync().await {
-            Ok(()) => self
-                .database_outage
-                .recovered("flag resync from the database works again"),
-            Err(error) => self.database_outage.failed(
-                &error,
-                "cannot reload flags from the database; serving their last known state",
-            ),
+            Ok(()) => {
+                self.database_outage
+                    .recovered("flag resync from the database works again");
+            }
+            Err(error) => {
+                self.database_outage.failed(
+                    &error,
+                    "cannot reload flags from the database; serving their last known state",
+                );
+            }
         }
     }
 }

@@ -124,7 +124,9 @@ impl Announcer {
     /// ignored: the change is already in the database, and the resync delivers it.
     pub(crate) async fn announce(&self, flag: &str, status: &RedisStatus) {
         match self.publish(flag).await {
-            Ok(()) => status.outage.recovered("Redis is reachable again"),
+            Ok(()) => {
+                status.outage.recovered("Redis is reachable again");
+            }
             Err(reason) => status.down(&reason),
         }
     }
@@ -200,15 +202,48 @@ pub(crate) struct Outage {
 }
 
 impl Outage {
-    pub(crate) fn failed(&self, reason: &dyn std::fmt::Display, message: &str) {
-        if !self.ongoing.swap(true, Ordering::Relaxed) {
+    /// Records a failure; logs (and returns true) only for the first one of an outage.
+    pub(crate) fn failed(&self, reason: &dyn std::fmt::Display, message: &str) -> bool {
+        let starts = !self.ongoing.swap(true, Ordering::Relaxed);
+        if starts {
             tracing::warn!(reason = %reason, "{message}");
         }
+        starts
     }
 
-    pub(crate) fn recovered(&self, message: &str) {
-        if self.ongoing.swap(false, Ordering::Relaxed) {
+    /// Records a success; logs (and returns true) only when it ends an outage.
+    pub(crate) fn recovered(&self, message: &str) -> bool {
+        let ends = self.ongoing.swap(false, Ordering::Relaxed);
+        if ends {
             tracing::info!("{message}");
+        }
+        ends
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_logged_when_it_begins_and_when_it_ends_only() {
+        let outage = Outage::default();
+        // (event, logged?)
+        let events = [
+            ("ok", false),
+            ("fail", true),
+            ("fail", false),
+            ("fail", false),
+            ("ok", true),
+            ("ok", false),
+            ("fail", true),
+        ];
+        for (index, (event, logged)) in events.into_iter().enumerate() {
+            let reported = match event {
+                "fail" => outage.failed(&"refused", "down"),
+                _ => outage.recovered("up"),
+            };
+            assert_eq!(reported, logged, "event {index} ({event})");
         }
     }
 }
