@@ -287,3 +287,45 @@ async fn grpc_export_reaches_a_grpc_collector() {
     assert_eq!(hex(&received.span.parent_span_id), CALLER_SPAN_ID);
     assert_eq!(text(&received.resource, "service.name"), Some("keel"));
 }
+
+#[tokio::test]
+async fn a_flag_change_is_a_child_span_of_its_request() {
+    const TOKEN: &str = "an-admin-token-for-the-trace-test-0123456789";
+    let collector = Collector::start().await;
+    let endpoint = format!("http://{}", collector.address);
+    let mut keel = KeelProcess::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("APP_SECURITY__ADMIN_TOKEN", TOKEN),
+    ])
+    .await;
+    let changed = fresh_client()
+        .post(format!("{}/ops/flags/signup_v2", keel.address))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(r#"{"enabled": true, "rollout_percent": 25}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    keel.stop_gracefully().await;
+
+    let request = collector
+        .span_named("POST /ops/flags/{name}", Duration::from_secs(10))
+        .await;
+    let change = collector
+        .span_named("flags.set", Duration::from_secs(10))
+        .await;
+    assert_eq!(change.span.parent_span_id, request.span.span_id);
+    assert_eq!(
+        text(&change.span.attributes, "flag.name"),
+        Some("signup_v2")
+    );
+    assert_eq!(
+        text(&change.span.attributes, "flag.actor"),
+        Some("ops:admin-token")
+    );
+    assert_eq!(
+        attribute(&change.span.attributes, "flag.rollout_percent"),
+        Some(&any_value::Value::IntValue(25))
+    );
+}

@@ -325,7 +325,8 @@ impl FlagStore {
             "flags.set",
             flag.name = name,
             flag.enabled = state.enabled,
-            flag.rollout_percent = state.rollout_percent,
+            // As i64: OpenTelemetry has no small integers, and a u8 would be exported as text.
+            flag.rollout_percent = i64::from(state.rollout_percent),
             flag.actor = actor
         );
         async {
