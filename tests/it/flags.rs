@@ -17,6 +17,31 @@ async fn error_body(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
+/// The `signup_v2` rows of `flag_audit`, oldest first: actor, old state and new state.
+async fn audit_rows(database: &TestDatabase) -> Vec<(String, Value, Value)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let connection = database.connect().await;
+    let rows = connection
+        .query_all_raw(Statement::from_string(
+            connection.get_database_backend(),
+            "SELECT actor, old_value, new_value FROM flag_audit WHERE flag_name = 'signup_v2' ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    let json = |row: &sea_orm::QueryResult, column: &str| -> Value {
+        serde_json::from_str(&row.try_get::<String>("", column).unwrap()).unwrap()
+    };
+    rows.iter()
+        .map(|row| {
+            (
+                row.try_get("", "actor").unwrap(),
+                json(row, "old_value"),
+                json(row, "new_value"),
+            )
+        })
+        .collect()
+}
+
 async fn flags_seen_by(app: &TestApp) -> Value {
     let body: Value = app.get("/api/v1/flags").await.json().await.unwrap();
     body["flags"].clone()
@@ -122,27 +147,14 @@ async fn a_toggle_through_ops_is_audited_and_reaches_the_guard_for_every_backend
         );
 
         // The audit trail is in the database, one row per accepted change.
-        use sea_orm::{ConnectionTrait, Statement};
-        let connection = app.database.connect().await;
-        let rows = connection
-            .query_all_raw(Statement::from_string(
-                connection.get_database_backend(),
-                "SELECT actor, old_value, new_value FROM flag_audit WHERE flag_name = 'signup_v2'",
-            ))
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), 1, "{backend:?}");
-        let actor: String = rows[0].try_get("", "actor").unwrap();
-        let old: String = rows[0].try_get("", "old_value").unwrap();
-        let new: String = rows[0].try_get("", "new_value").unwrap();
-        assert_eq!(actor, "ops:alice");
         assert_eq!(
-            serde_json::from_str::<Value>(&old).unwrap(),
-            json!({"enabled": false, "rollout_percent": 100})
-        );
-        assert_eq!(
-            serde_json::from_str::<Value>(&new).unwrap(),
-            json!({"enabled": true, "rollout_percent": 100})
+            audit_rows(&app.database).await,
+            [(
+                "ops:alice".to_owned(),
+                json!({"enabled": false, "rollout_percent": 100}),
+                json!({"enabled": true, "rollout_percent": 100})
+            )],
+            "{backend:?}"
         );
     }
 }
@@ -340,24 +352,12 @@ fn the_command_line_lists_sets_and_checks_flags() {
             .enable_all()
             .build()
             .unwrap()
-            .block_on(async {
-                use sea_orm::{ConnectionTrait, Statement};
-                let connection = database.connect().await;
-                let rows = connection
-                    .query_all_raw(Statement::from_string(
-                        connection.get_database_backend(),
-                        "SELECT actor FROM flag_audit",
-                    ))
-                    .await
-                    .unwrap();
-                rows.iter()
-                    .map(|row| row.try_get::<String>("", "actor").unwrap())
-                    .collect::<Vec<_>>()
-            })
+            .block_on(audit_rows(&database))
     })
     .join()
     .unwrap();
-    assert_eq!(audit, ["cli:alice"]);
+    let actors: Vec<&str> = audit.iter().map(|(actor, _, _)| actor.as_str()).collect();
+    assert_eq!(actors, ["cli:alice"]);
 }
 
 #[test]
