@@ -216,7 +216,7 @@ const BAD_INPUTS: &[BadInput] = &[
         &[],
         &[("REDIS_URL", "http://:hunter2@cache:6379")],
         None,
-        "redis.url (set by environment variable REDIS_URL): http://:***f52fbd32@cache:6379/ is not a Redis URL: write redis://host:6379 (or rediss:// for TLS)",
+        "redis.url (set by environment variable REDIS_URL): http://:***f52fbd32@cache:6379/ is not a Redis URL: write redis://host:6379",
     ),
     (
         &[],

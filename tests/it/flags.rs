@@ -96,6 +96,23 @@ async fn a_page_behind_an_off_flag_is_the_same_404_as_an_unknown_address() {
         }
     };
     assert_eq!(html("/signup-v2").await, html("/no-such-page").await);
+
+    // Other methods do not give the page away either (no 405, no `Allow` header).
+    for method in [reqwest::Method::POST, reqwest::Method::DELETE] {
+        let send = |path: &'static str| {
+            app.client
+                .request(method.clone(), format!("{}{path}", app.address))
+                .send()
+        };
+        let hidden = send("/signup-v2").await.unwrap();
+        let unknown = send("/no-such-page").await.unwrap();
+        assert_eq!(hidden.headers().get("allow"), None, "{method}");
+        assert_eq!(
+            error_body(hidden).await,
+            error_body(unknown).await,
+            "{method}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -202,6 +219,12 @@ async fn a_partial_rollout_issues_a_signed_visitor_cookie_and_replaces_a_forged_
         assert_eq!(again.status(), status);
         assert!(again.headers().get("set-cookie").is_none());
     }
+    // A hidden page and a missing one answer a new visitor alike during a rollout: both set the cookie.
+    for path in ["/no-such-page", "/api/v1/health"] {
+        let response = app.get(path).await;
+        assert!(response.headers().get("set-cookie").is_some(), "{path}");
+    }
+
     let forged = format!("keel_visitor={}.{}", "0".repeat(32), "f".repeat(64));
     let replaced = app
         .client
@@ -212,6 +235,17 @@ async fn a_partial_rollout_issues_a_signed_visitor_cookie_and_replaces_a_forged_
         .unwrap();
     let replacement = replaced.headers()["set-cookie"].to_str().unwrap();
     assert!(!replacement.starts_with(&forged), "{replacement}");
+
+    // Static files never carry a cookie, whatever the request sent: caches would keep it.
+    let stylesheet = app
+        .client
+        .get(format!("{}/static/css/app.css", app.address))
+        .header("cookie", &forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stylesheet.status(), 200);
+    assert!(stylesheet.headers().get("set-cookie").is_none());
 }
 
 /// Two apps on one PostgreSQL database and one Redis: a toggle on one is seen by the other within a
@@ -316,16 +350,22 @@ fn the_command_line_lists_sets_and_checks_flags() {
     assert!(line.contains("growth-team"), "{line}");
 
     // (arguments, exit code, what stderr holds)
-    let refused: [(&[&str], u8, &str); 3] = [
+    // Without --rollout the current share stays: off and on again does not widen a rollout.
+    let off = run_keel(&[&url, "flags", "set", "signup_v2", "off"], &vars, None);
+    assert_eq!(off.code, 0, "{}", off.stderr);
+    let on = run_keel(&[&url, "flags", "set", "signup_v2", "on"], &vars, None);
+    assert!(
+        on.stdout
+            .starts_with("signup_v2: on for 25 % of visitors (was off);"),
+        "{}",
+        on.stdout
+    );
+
+    let refused: [(&[&str], u8, &str); 2] = [
         (
             &["flags", "set", "singup_v2", "on"],
             1,
             "there is no flag \"singup_v2\": the flags are signup_v2, new_checkout",
-        ),
-        (
-            &["flags", "set", "signup_v2", "off", "--rollout", "5"],
-            2,
-            "--rollout goes with on",
         ),
         (
             &["flags", "set", "signup_v2", "on", "--rollout", "101"],
@@ -357,7 +397,7 @@ fn the_command_line_lists_sets_and_checks_flags() {
     .join()
     .unwrap();
     let actors: Vec<&str> = audit.iter().map(|(actor, _, _)| actor.as_str()).collect();
-    assert_eq!(actors, ["cli:alice"]);
+    assert_eq!(actors, ["cli:alice", "cli:alice", "cli:alice"]);
 }
 
 #[test]

@@ -90,16 +90,19 @@ pub async fn create_app_with(
             keel_blueprint_api_v1::router(),
         )
         .nest(keel_blueprint_ops::MOUNT_PATH, keel_blueprint_ops::router())
+        .fallback(|| async { ErrorReport::not_found() })
+        // Innermost: every handler, flag guard and the fallback see the visitor's flags (so a hidden
+        // page and a missing one answer alike, cookie included)...
+        .layer(axum::middleware::from_fn_with_state(
+            visitors,
+            keel_ext_flags::visitor::middleware,
+        ))
+        // ...but static files, merged after the layer, never carry a visitor cookie: caches must not
+        // store one.
         .merge(static_files::router(
             static_dir,
             assets.clone(),
             settings.static_files.max_age_secs,
-        ))
-        .fallback(|| async { ErrorReport::not_found() })
-        // Innermost: every handler and flag guard sees the visitor's flags.
-        .layer(axum::middleware::from_fn_with_state(
-            visitors,
-            keel_ext_flags::visitor::middleware,
         ))
         .with_state(state.clone());
     let router = middleware::apply(routes, &options);

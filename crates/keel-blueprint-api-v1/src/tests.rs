@@ -123,9 +123,9 @@ async fn flags_are_evaluated_for_the_visitor_and_a_cookie_is_issued_only_when_it
     let response = harness.router.clone().oneshot(request()).await.unwrap();
     assert!(response.headers().get("set-cookie").is_none());
 
-    let half = keel_ext_flags::FlagState {
+    let half = keel_ext_flags::Change {
         enabled: true,
-        rollout_percent: 50,
+        rollout_percent: Some(50),
     };
     harness.flags.set("signup_v2", half, "test").await.unwrap();
     let response = harness.router.clone().oneshot(request()).await.unwrap();

@@ -12,7 +12,7 @@ mod pages;
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{any, get};
 use keel_ext_flags::catalog::SIGNUP_V2;
 use keel_ext_flags::require_flag;
 
@@ -33,9 +33,12 @@ where
         .route("/", get(pages::index_show))
         .route("/ping", get(compute::ping_show))
         .route("/compute", get(compute::compute_show))
+        // `any` rather than `get`: axum answers other methods on a `get` route with 405 and an `Allow`
+        // header, before any route layer runs, which would reveal the hidden page. The guard sees every
+        // method; the handler turns away the ones it does not serve.
         .route(
             "/signup-v2",
-            get(pages::signup_v2_show).route_layer(require_flag(SIGNUP_V2)),
+            any(pages::signup_v2_show).layer(require_flag(SIGNUP_V2)),
         )
 }
 

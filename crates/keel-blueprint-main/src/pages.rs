@@ -2,6 +2,7 @@
 
 use askama::Template;
 use axum::extract::State;
+use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use keel_ext_flags::Flags;
 use keel_ext_flags::catalog::SIGNUP_V2;
@@ -50,19 +51,27 @@ pub(crate) struct SignupV2Template<'a> {
     assets: &'a StaticAssets,
 }
 
-/// The page behind `signup_v2`; the router's `require_flag` layer hides it while the flag is off.
+/// The page behind `signup_v2`; the router's `require_flag` layer hides it while the flag is off. Only
+/// GET (and HEAD) are served; other methods get 405 once the flag lets them this far.
 pub(crate) async fn signup_v2_show(
+    method: Method,
     State(site): State<SiteInfo>,
     State(assets): State<StaticAssets>,
-) -> Result<Html<String>, MainError> {
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return ErrorReport::from_status(StatusCode::METHOD_NOT_ALLOWED).into_response();
+    }
     let page = SignupV2Template {
         site: &site,
         assets: &assets,
     };
-    page.render().map(Html).map_err(|source| MainError::Render {
-        template: "signup_v2.html",
-        source,
-    })
+    page.render()
+        .map(Html)
+        .map_err(|source| MainError::Render {
+            template: "signup_v2.html",
+            source,
+        })
+        .into_response()
 }
 
 /// The HTML page for a failed request, for clients that prefer HTML (browsers).

@@ -6,7 +6,7 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use keel_ext_flags::FlagState;
+use keel_ext_flags::Change;
 use keel_ext_flags::catalog::SIGNUP_V2;
 use keel_ext_flags::testing::Sandbox;
 
@@ -105,9 +105,9 @@ async fn the_signup_v2_page_is_hidden_while_its_flag_is_off_and_linked_when_on()
     let (_, _, index) = get_with(&flags, "/").await;
     assert!(!index.contains("href=\"/signup-v2\""), "{index}");
 
-    let on = FlagState {
+    let on = Change {
         enabled: true,
-        rollout_percent: 100,
+        rollout_percent: Some(100),
     };
     flags.store.set(SIGNUP_V2, on, "test").await.unwrap();
     let (status, _, page) = get_with(&flags, "/signup-v2").await;

@@ -1,7 +1,7 @@
 //! `/ops/flags`: list the flags, change one (audited), read a flag's audit trail.
 //!
 //! A change is `POST /ops/flags/{name}` with `{"enabled": bool, "rollout_percent": 0–100}`
-//! (`rollout_percent` defaults to 100; an optional `"actor": "alice"` is recorded in the audit row as
+//! (without `rollout_percent` the current one stays; an optional `"actor": "alice"` is recorded in the audit row as
 //! `ops:alice`, else `ops:admin-token`). The body is checked field by field so a 422 names the field
 //! that is wrong. The change is stored with its audit row in one transaction, applied at once here and
 //! announced to the other instances.
@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, Utc};
-use keel_ext_flags::{AuditEntry, Flag, FlagState, FlagStore, Source};
+use keel_ext_flags::{AuditEntry, Change, Flag, FlagStore, Source};
 use keel_http::ErrorReport;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -75,8 +75,8 @@ pub(crate) async fn flags_list(_admin: Admin, State(store): State<FlagStore>) ->
 
 /// A validated change request.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Change {
-    state: FlagState,
+pub(crate) struct ChangeRequest {
+    change: Change,
     actor: String,
 }
 
@@ -89,12 +89,12 @@ pub(crate) async fn flag_update(
 ) -> Result<Json<FlagView>, ErrorReport> {
     // Unknown flags first: a 404 says more than a complaint about the body of a hopeless request.
     store.flag(&name).map_err(flag_error)?;
-    let change = parse_change(&headers, &body)?;
-    let flag = store
-        .set(&name, change.state, &change.actor)
+    let request = parse_change(&headers, &body)?;
+    let changed = store
+        .set(&name, request.change, &request.actor)
         .await
         .map_err(flag_error)?;
-    Ok(Json(FlagView::new(&flag)))
+    Ok(Json(FlagView::new(&changed.flag)))
 }
 
 #[derive(Debug, Serialize)]
@@ -121,11 +121,13 @@ fn flag_error(error: keel_ext_flags::Error) -> ErrorReport {
         keel_ext_flags::Error::UnknownFlag { .. } => {
             ErrorReport::new(StatusCode::NOT_FOUND, "not-found", error.to_string())
         }
-        keel_ext_flags::Error::RolloutOutOfRange(_) => ErrorReport::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unprocessable-entity",
-            error.to_string(),
-        ),
+        keel_ext_flags::Error::RolloutOutOfRange(_) | keel_ext_flags::Error::InvalidActor => {
+            ErrorReport::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unprocessable-entity",
+                error.to_string(),
+            )
+        }
         other => {
             tracing::error!(error = %other, "a flag operation failed");
             ErrorReport::new(
@@ -146,7 +148,7 @@ fn unprocessable(message: String) -> ErrorReport {
 }
 
 /// Checks the body field by field, so each problem names its field.
-pub(crate) fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<Change, ErrorReport> {
+pub(crate) fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<ChangeRequest, ErrorReport> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -211,8 +213,8 @@ pub(crate) fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<Change, E
             )));
         }
     };
-    Ok(Change {
-        state: FlagState {
+    Ok(ChangeRequest {
+        change: Change {
             enabled,
             rollout_percent,
         },
@@ -220,9 +222,9 @@ pub(crate) fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<Change, E
     })
 }
 
-fn rollout_of(fields: &Map<String, Value>) -> Result<u8, ErrorReport> {
+fn rollout_of(fields: &Map<String, Value>) -> Result<Option<u8>, ErrorReport> {
     match fields.get("rollout_percent") {
-        None => Ok(100),
+        None | Some(Value::Null) => Ok(None),
         Some(value) => value
             .as_u64()
             .and_then(|percent| u8::try_from(percent).ok())
@@ -231,7 +233,8 @@ fn rollout_of(fields: &Map<String, Value>) -> Result<u8, ErrorReport> {
                 unprocessable(format!(
                     "rollout_percent must be a whole number from 0 to 100, not {value}"
                 ))
-            }),
+            })
+            .map(Some),
     }
 }
 
@@ -249,25 +252,31 @@ mod tests {
     fn valid_changes_parse_with_their_defaults() {
         // (body, enabled, rollout, actor)
         let cases = [
-            (r#"{"enabled": true}"#, true, 100, "ops:admin-token"),
+            (r#"{"enabled": true}"#, true, None, "ops:admin-token"),
             (
                 r#"{"enabled": false, "rollout_percent": 0}"#,
                 false,
-                0,
+                Some(0),
+                "ops:admin-token",
+            ),
+            (
+                r#"{"enabled": true, "rollout_percent": null}"#,
+                true,
+                None,
                 "ops:admin-token",
             ),
             (
                 r#"{"enabled": true, "rollout_percent": 25, "actor": " alice "}"#,
                 true,
-                25,
+                Some(25),
                 "ops:alice",
             ),
         ];
         for (body, enabled, rollout_percent, actor) in cases {
             assert_eq!(
                 parse_change(&json_headers(), body.as_bytes()).unwrap(),
-                Change {
-                    state: FlagState {
+                ChangeRequest {
+                    change: Change {
                         enabled,
                         rollout_percent
                     },

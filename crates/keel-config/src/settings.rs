@@ -200,7 +200,7 @@ impl DatabaseSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
-    /// `redis://[:password@]host[:port][/db]` (or `rediss://` for TLS). Unset (the default): flag changes
+    /// `redis://[:password@]host[:port][/db]`. Unset (the default): flag changes
     /// reach other instances only through the periodic resync. `REDIS_URL` sets it too.
     pub url: Option<ConnectionUrl>,
 }
@@ -555,11 +555,20 @@ impl Section for RedisSettings {
                     "redis.url",
                     "is not a valid URL: write redis://host:6379 or redis://:password@host:6379/0, percent-encoding any / # ? @ % in the password, or unset it to run without Redis".to_owned(),
                 ));
-            } else if !matches!(url.scheme(), Some("redis" | "rediss")) {
+            } else if url.scheme() == Some("rediss") {
+                // keel builds the Redis client without TLS, to keep the build lean.
                 problems.push((
                     "redis.url",
                     format!(
-                        "{} is not a Redis URL: write redis://host:6379 (or rediss:// for TLS)",
+                        "{} asks for TLS (rediss://), which this build of keel does not support: use redis:// on a private network, or enable the redis crate's tokio-rustls-comp feature",
+                        url.masked()
+                    ),
+                ));
+            } else if url.scheme() != Some("redis") {
+                problems.push((
+                    "redis.url",
+                    format!(
+                        "{} is not a Redis URL: write redis://host:6379",
                         url.masked()
                     ),
                 ));

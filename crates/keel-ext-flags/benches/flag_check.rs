@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use keel_config::{LoadOptions, Override, Vars};
 use keel_ext_flags::catalog::{NEW_CHECKOUT, SIGNUP_V2};
-use keel_ext_flags::{FlagState, FlagStore};
+use keel_ext_flags::{Change, FlagStore};
 
 /// Checks per scenario.
 const CHECKS: u32 = 2_000_000;
@@ -52,9 +52,9 @@ fn main() {
                     url: "bench".to_owned(),
                     reason: error.to_string(),
                 })?;
-        let quarter = FlagState {
+        let quarter = Change {
             enabled: true,
-            rollout_percent: 25,
+            rollout_percent: Some(25),
         };
         if let Err(error) = store.set(SIGNUP_V2, quarter, "bench").await {
             panic!("benchmark flag change: {error}");

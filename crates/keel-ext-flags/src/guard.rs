@@ -14,7 +14,8 @@ use tower::{Layer, Service};
 
 use crate::visitor::Flags;
 
-/// Hides the routes it wraps unless `flag` is on for the visitor: `.route_layer(require_flag(SIGNUP_V2))`.
+/// Hides the routes it wraps unless `flag` is on for the visitor: `any(handler).layer(require_flag(SIGNUP_V2))`
+/// (with `get`, axum would answer other methods with 405 and `Allow` before this layer runs).
 pub fn require_flag(flag: &'static str) -> RequireFlagLayer {
     RequireFlagLayer { flag }
 }

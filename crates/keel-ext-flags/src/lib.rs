@@ -22,7 +22,9 @@ pub mod visitor;
 
 pub use crate::guard::{RequireFlag, RequireFlagLayer, require_flag};
 pub use crate::persist::AuditEntry;
-pub use crate::store::{Flag, FlagState, FlagStore, Snapshot, Source};
+pub use crate::store::{
+    ACTOR_MAX_CHARS, Announcement, Change, Changed, Flag, FlagState, FlagStore, Snapshot, Source,
+};
 pub use crate::visitor::{Flags, VisitorCookies};
 
 /// Everything the flag store can fail with. Messages name the flag or setting, never a secret.
@@ -32,6 +34,8 @@ pub enum Error {
     UnknownFlag { name: String, known: String },
     #[error("rollout_percent is {0}: write a share from 0 to 100")]
     RolloutOutOfRange(u8),
+    #[error("the actor must be 1 to 128 characters without control characters")]
+    InvalidActor,
     #[error("the flag catalogue and [features] disagree: {0}")]
     Catalog(String),
     #[error("redis.url {url} cannot be used: {reason}")]

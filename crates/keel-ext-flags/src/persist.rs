@@ -16,7 +16,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::Error;
-use crate::store::{Declared, FlagState};
+use crate::store::{Change, Declared, FlagState};
 
 /// One recorded change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,58 +36,70 @@ pub(crate) async fn load_rows(db: &Db) -> Result<Vec<feature_flag::Model>, Error
         .map_err(Error::database)
 }
 
+/// Writes a change and its audit row in one transaction; returns the state before it and the row after.
+/// A `rollout_percent` of `None` keeps the current one.
 pub(crate) async fn write_change(
     db: &Db,
     declared: &Declared,
-    new: FlagState,
+    change: Change,
     actor: &str,
-) -> Result<(), Error> {
+) -> Result<(FlagState, feature_flag::Model), Error> {
     let definition = declared.definition;
+    let default = declared.default_flag();
     let transaction = db.connection().begin().await.map_err(Error::database)?;
+    let now = Utc::now().fixed_offset();
+    // First make sure the row exists (with the default state), as a write: SQLite then holds its write
+    // lock for the whole transaction (a transaction that read first would have to upgrade, which fails
+    // under WAL when another writer got in between), and two first changes on PostgreSQL cannot both
+    // insert.
+    let default_row = feature_flag::ActiveModel {
+        id: NotSet,
+        name: Set(definition.name.to_owned()),
+        enabled: Set(default.state.enabled),
+        rollout_percent: Set(i16::from(default.state.rollout_percent)),
+        salt: Set(default.salt.clone()),
+        // A copy of the catalogue's words, for whoever reads the table without the code.
+        description: Set(definition.description.to_owned()),
+        owner: Set(Some(definition.owner.to_owned())),
+        expires_at: Set(definition.expires),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    feature_flag::Entity::insert(default_row)
+        .on_conflict_do_nothing_on([feature_flag::Column::Name])
+        .exec_without_returning(&transaction)
+        .await
+        .map_err(Error::database)?;
     let mut query =
         feature_flag::Entity::find().filter(feature_flag::Column::Name.eq(definition.name));
     // Two instances changing one flag at once: the second waits for the first, so its audit row records
-    // the first one's state as "old". (SQLite has no row locks; its writers are serialised anyway.)
+    // the first one's state as "old". (SQLite's write lock, taken above, does the same.)
     if db.backend() == Backend::Postgres {
         query = query.lock_exclusive();
     }
-    let existing = query.one(&transaction).await.map_err(Error::database)?;
-    let now = Utc::now().fixed_offset();
-    let rollout_percent = i16::from(new.rollout_percent);
-    let old = match existing {
-        Some(row) => {
-            let old = FlagState {
-                enabled: row.enabled,
-                rollout_percent: u8::try_from(row.rollout_percent).unwrap_or(100),
-            };
-            let mut row: feature_flag::ActiveModel = row.into();
-            row.enabled = Set(new.enabled);
-            row.rollout_percent = Set(rollout_percent);
-            row.updated_at = Set(now);
-            row.update(&transaction).await.map_err(Error::database)?;
-            old
-        }
-        None => {
-            let default = declared.default_flag();
-            feature_flag::ActiveModel {
-                id: NotSet,
-                name: Set(definition.name.to_owned()),
-                enabled: Set(new.enabled),
-                rollout_percent: Set(rollout_percent),
-                salt: Set(default.salt),
-                // A copy of the catalogue's words, for whoever reads the table without the code.
-                description: Set(definition.description.to_owned()),
-                owner: Set(Some(definition.owner.to_owned())),
-                expires_at: Set(definition.expires),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(&transaction)
-            .await
-            .map_err(Error::database)?;
-            default.state
-        }
+    let row = query
+        .one(&transaction)
+        .await
+        .map_err(Error::database)?
+        .ok_or_else(|| {
+            Error::database(sea_orm::DbErr::RecordNotFound(format!(
+                "feature_flags row {}",
+                definition.name
+            )))
+        })?;
+    let old = FlagState {
+        enabled: row.enabled,
+        rollout_percent: u8::try_from(row.rollout_percent).unwrap_or(100),
     };
+    let new = FlagState {
+        enabled: change.enabled,
+        rollout_percent: change.rollout_percent.unwrap_or(old.rollout_percent),
+    };
+    let mut row: feature_flag::ActiveModel = row.into();
+    row.enabled = Set(new.enabled);
+    row.rollout_percent = Set(i16::from(new.rollout_percent));
+    row.updated_at = Set(now);
+    let written = row.update(&transaction).await.map_err(Error::database)?;
     flag_audit::ActiveModel {
         id: NotSet,
         flag_name: Set(definition.name.to_owned()),
@@ -99,7 +111,8 @@ pub(crate) async fn write_change(
     .insert(&transaction)
     .await
     .map_err(Error::database)?;
-    transaction.commit().await.map_err(Error::database)
+    transaction.commit().await.map_err(Error::database)?;
+    Ok((old, written))
 }
 
 pub(crate) async fn audit(db: &Db, name: &str, limit: u64) -> Result<Vec<AuditEntry>, Error> {

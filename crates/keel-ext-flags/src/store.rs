@@ -27,12 +27,41 @@ use crate::catalog::{self, FlagDefinition};
 use crate::persist::{self, AuditEntry};
 use crate::sync::{Announcer, Outage, RedisStatus};
 
+/// The longest actor name an audit row records.
+pub const ACTOR_MAX_CHARS: usize = 128;
+
 /// What an operator sets: on or off, and for which share of visitors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FlagState {
     pub enabled: bool,
     /// 0–100: the share of visitors (by bucket) for whom an enabled flag is on.
     pub rollout_percent: u8,
+}
+
+/// A change an operator asks for: on or off, and optionally a new rollout (else the current one stays,
+/// so turning a 10 % rollout off and on again does not widen it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub enabled: bool,
+    pub rollout_percent: Option<u8>,
+}
+
+/// Whether a change was announced to the other instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announcement {
+    /// `redis.url` is not set: the others apply it at their next resync.
+    NotConfigured,
+    Sent,
+    /// Redis did not take it in time; the others apply it at their next resync.
+    Failed,
+}
+
+/// A change as it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub before: FlagState,
+    pub flag: Flag,
+    pub announcement: Announcement,
 }
 
 /// Where a flag's effective state comes from.
@@ -90,6 +119,8 @@ impl Flag {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     flags: HashMap<&'static str, Flag>,
+    /// Whether any flag's answer depends on the visitor right now (see [`Flag::depends_on_subject`]).
+    any_partial: bool,
 }
 
 impl Snapshot {
@@ -100,30 +131,23 @@ impl Snapshot {
             .into_iter()
             .map(|row| (row.name.clone(), row))
             .collect();
-        let flags = declared
+        let flags: HashMap<&'static str, Flag> = declared
             .iter()
             .map(|declared| {
                 let flag = match rows.remove(declared.definition.name) {
-                    Some(row) => Flag {
-                        definition: declared.definition,
-                        default_enabled: declared.default_enabled,
-                        state: FlagState {
-                            enabled: row.enabled,
-                            // The table's check constraint keeps it within 0–100.
-                            rollout_percent: u8::try_from(row.rollout_percent.clamp(0, 100))
-                                .unwrap_or(100),
-                        },
-                        salt: row.salt,
-                        source: Source::Runtime {
-                            updated_at: row.updated_at.with_timezone(&Utc),
-                        },
-                    },
+                    Some(row) => declared.flag_from_row(row),
                     None => declared.default_flag(),
                 };
                 (declared.definition.name, flag)
             })
             .collect();
-        Snapshot { flags }
+        let any_partial = flags.values().any(Flag::depends_on_subject);
+        Snapshot { flags, any_partial }
+    }
+
+    /// Whether any flag is rolled out to some visitors but not all: then every new visitor needs an id.
+    pub fn any_partial_rollout(&self) -> bool {
+        self.any_partial
     }
 
     pub fn get(&self, name: &str) -> Option<&Flag> {
@@ -159,6 +183,23 @@ impl Declared {
             // buckets when it moves from its default to a runtime change.
             salt: self.definition.name.to_owned(),
             source: Source::Default,
+        }
+    }
+
+    /// The flag as its database row says.
+    pub(crate) fn flag_from_row(&self, row: feature_flag::Model) -> Flag {
+        Flag {
+            definition: self.definition,
+            default_enabled: self.default_enabled,
+            state: FlagState {
+                enabled: row.enabled,
+                // The table's check constraint keeps it within 0–100.
+                rollout_percent: u8::try_from(row.rollout_percent.clamp(0, 100)).unwrap_or(100),
+            },
+            salt: row.salt,
+            source: Source::Runtime {
+                updated_at: row.updated_at.with_timezone(&Utc),
+            },
         }
     }
 
@@ -202,6 +243,9 @@ pub struct FlagStore {
 pub(crate) struct Shared {
     pub(crate) declared: Vec<Declared>,
     pub(crate) snapshot: ArcSwap<Snapshot>,
+    /// Held from a resync's query until its snapshot is stored, so a slow resync can never store an
+    /// older state over a newer one.
+    pub(crate) resync_lock: tokio::sync::Mutex<()>,
     pub(crate) db: Db,
     pub(crate) announcer: Option<Announcer>,
     /// Resyncs from the database failing (logged once per outage).
@@ -234,11 +278,12 @@ impl FlagStore {
             Some(url) => Some(Announcer::new(url, &settings.flag_sync.redis_channel)?),
             None => None,
         };
-        let redis_status = RedisStatus::new(announcer.is_some());
+        let redis_status = RedisStatus::default();
         Ok(FlagStore {
             shared: Arc::new(Shared {
                 declared,
                 snapshot: ArcSwap::from_pointee(snapshot),
+                resync_lock: tokio::sync::Mutex::new(()),
                 db,
                 announcer,
                 database_outage: Outage::default(),
@@ -286,9 +331,7 @@ impl FlagStore {
     /// Whether `name` is on for `subject`. An undeclared flag is off. Lock-free: one atomic load and a
     /// hash lookup, plus one SHA-256 when the flag is partly rolled out.
     pub fn is_enabled(&self, name: &str, subject: Option<&str>) -> bool {
-        self.shared
-            .snapshot
-            .load()
+        self.load()
             .get(name)
             .is_some_and(|flag| flag.is_on_for(subject))
     }
@@ -296,6 +339,11 @@ impl FlagStore {
     /// The current snapshot, to read several flags consistently.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.shared.snapshot.load_full()
+    }
+
+    /// The current snapshot for a short read on the request path: no reference count is touched.
+    pub(crate) fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.shared.snapshot.load()
     }
 
     /// One flag, or [`Error::UnknownFlag`].
@@ -310,10 +358,17 @@ impl FlagStore {
 
     /// Changes a flag: the new state and an audit row (`actor`, old → new) are written in one
     /// transaction, this instance applies it at once, and it is announced to the others on Redis (when
-    /// configured; otherwise they pick it up at their next resync).
-    pub async fn set(&self, name: &str, state: FlagState, actor: &str) -> Result<Flag, Error> {
-        if state.rollout_percent > 100 {
-            return Err(Error::RolloutOutOfRange(state.rollout_percent));
+    /// configured; otherwise, or when Redis fails, they pick it up at their next resync). Once the
+    /// transaction has committed, nothing fails the change.
+    pub async fn set(&self, name: &str, change: Change, actor: &str) -> Result<Changed, Error> {
+        if let Some(percent) = change.rollout_percent.filter(|percent| *percent > 100) {
+            return Err(Error::RolloutOutOfRange(percent));
+        }
+        if actor.is_empty()
+            || actor.chars().count() > ACTOR_MAX_CHARS
+            || actor.chars().any(char::is_control)
+        {
+            return Err(Error::InvalidActor);
         }
         let declared = self
             .shared
@@ -324,25 +379,32 @@ impl FlagStore {
         let span = tracing::info_span!(
             "flags.set",
             flag.name = name,
-            flag.enabled = state.enabled,
+            flag.enabled = change.enabled,
             // As i64: OpenTelemetry has no small integers, and a u8 would be exported as text.
-            flag.rollout_percent = i64::from(state.rollout_percent),
+            flag.rollout_percent = change.rollout_percent.map(i64::from),
             flag.actor = actor
         );
         async {
-            persist::write_change(&self.shared.db, declared, state, actor).await?;
-            self.shared.resync().await?;
+            let (before, written) =
+                persist::write_change(&self.shared.db, declared, change, actor).await?;
+            let flag = declared.flag_from_row(written);
             tracing::info!(
                 flag = name,
-                enabled = state.enabled,
-                rollout_percent = state.rollout_percent,
+                enabled = flag.state.enabled,
+                rollout_percent = flag.state.rollout_percent,
                 actor,
                 "flag changed"
             );
-            if let Some(announcer) = &self.shared.announcer {
-                announcer.announce(name, &self.shared.redis_status).await;
-            }
-            self.flag(name)
+            self.shared.resync_logged().await;
+            let announcement = match &self.shared.announcer {
+                None => Announcement::NotConfigured,
+                Some(announcer) => announcer.announce(name).await,
+            };
+            Ok(Changed {
+                before,
+                flag,
+                announcement,
+            })
         }
         .instrument(span)
         .await
@@ -361,12 +423,16 @@ impl FlagStore {
 
     /// Whether this instance hears Redis announcements: `None` when `redis.url` is not set.
     pub fn redis_connected(&self) -> Option<bool> {
-        self.shared.redis_status.connected()
+        self.shared
+            .announcer
+            .as_ref()
+            .map(|_| self.shared.redis_status.connected())
     }
 }
 
 impl Shared {
     pub(crate) async fn resync(&self) -> Result<(), Error> {
+        let _one_at_a_time = self.resync_lock.lock().await;
         let rows = persist::load_rows(&self.db)
             .instrument(tracing::debug_span!("flags.resync"))
             .await?;

@@ -6,8 +6,8 @@
 //! store keeps serving its last snapshot and changes still arrive through the periodic resync; the
 //! outage is logged once when it begins and once when it ends, never per request or per attempt.
 
-use std::sync::Weak;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -16,10 +16,14 @@ use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
 use crate::Error;
-use crate::store::Shared;
+use crate::store::{Announcement, Shared};
 
 /// How long connecting to Redis (or publishing) may take before it counts as down.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a change waits for its announcement before leaving it to the resync.
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often the listener checks that its connection is alive.
+const KEEPALIVE: Duration = Duration::from_secs(10);
 /// The listener's reconnection backoff: from the first to the last value, doubling.
 const RECONNECT_FIRST: Duration = Duration::from_millis(250);
 const RECONNECT_MAX: Duration = Duration::from_secs(10);
@@ -38,7 +42,8 @@ pub(crate) async fn resync_every(store: Weak<Shared>, interval: Duration) {
 }
 
 /// Subscribes to the announcement channel and resyncs on every message, reconnecting with backoff for
-/// as long as the store lives.
+/// as long as the store lives. A PING every [`KEEPALIVE`] notices a connection that died silently (a
+/// failover without a reset, an idle NAT entry dropped), which would otherwise never deliver again.
 pub(crate) async fn listen(store: Weak<Shared>, announcer: Announcer) {
     let mut backoff = RECONNECT_FIRST;
     loop {
@@ -51,40 +56,60 @@ pub(crate) async fn listen(store: Weak<Shared>, announcer: Announcer) {
         let Some(shared) = store.upgrade() else {
             return;
         };
-        match subscribed {
-            Ok(Ok(mut pubsub)) => {
+        let lost = match subscribed {
+            Ok(Ok(pubsub)) => {
                 backoff = RECONNECT_FIRST;
                 shared.redis_status.set_connected(true);
                 shared
                     .redis_status
                     .outage
-                    .recovered("Redis is reachable again");
+                    .recovered("Redis flag announcements are heard again");
                 // Changes announced while this instance was not listening are in the database.
                 shared.resync_logged().await;
                 drop(shared);
-                let mut messages = pubsub.on_message();
-                while messages.next().await.is_some() {
-                    let Some(shared) = store.upgrade() else {
-                        return;
-                    };
-                    shared.resync_logged().await;
+                match receive(&store, pubsub).await {
+                    Some(reason) => reason,
+                    None => return,
                 }
-                let Some(shared) = store.upgrade() else {
-                    return;
-                };
-                shared.redis_status.set_connected(false);
-                shared.redis_status.outage.failed(
-                    &"the subscription connection closed",
-                    "lost the Redis flag announcements; flags still resync from the database every flag_sync.resync_interval_secs",
-                );
             }
-            Ok(Err(error)) => shared.redis_status.down(&error),
-            Err(_elapsed) => shared
-                .redis_status
-                .down(&format!("no answer within {REDIS_TIMEOUT:?}")),
-        }
+            Ok(Err(error)) => error.to_string(),
+            Err(_elapsed) => format!("no answer within {REDIS_TIMEOUT:?}"),
+        };
+        let Some(shared) = store.upgrade() else {
+            return;
+        };
+        shared.redis_status.set_connected(false);
+        shared.redis_status.outage.failed(
+            &lost,
+            "cannot hear Redis flag announcements; flags keep their last known state and changes arrive through the periodic resync (flag_sync.resync_interval_secs)",
+        );
+        drop(shared);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(RECONNECT_MAX);
+    }
+}
+
+/// Resyncs on every message until the connection is lost (returns why) or the store is gone (`None`).
+async fn receive(store: &Weak<Shared>, pubsub: redis::aio::PubSub) -> Option<String> {
+    let (mut sink, mut messages) = pubsub.split();
+    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    keepalive.tick().await;
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                if message.is_none() {
+                    return Some("the subscription connection closed".to_owned());
+                }
+                store.upgrade()?.resync_logged().await;
+            }
+            _ = keepalive.tick() => {
+                match tokio::time::timeout(REDIS_TIMEOUT, sink.ping::<redis::Value>()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => return Some(error.to_string()),
+                    Err(_elapsed) => return Some(format!("no answer to PING within {REDIS_TIMEOUT:?}")),
+                }
+            }
+        }
     }
 }
 
@@ -94,7 +119,9 @@ pub(crate) async fn listen(store: Weak<Shared>, announcer: Announcer) {
 pub(crate) struct Announcer {
     client: redis::Client,
     channel: String,
-    connection: std::sync::Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
+    connection: Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
+    /// Publishing failing, logged once per outage (apart from the listener's, which readiness reports).
+    outage: Arc<Outage>,
 }
 
 impl std::fmt::Debug for Announcer {
@@ -116,19 +143,30 @@ impl Announcer {
         Ok(Announcer {
             client,
             channel: channel.to_owned(),
-            connection: std::sync::Arc::default(),
+            connection: Arc::default(),
+            outage: Arc::default(),
         })
     }
 
-    /// Tells every instance that `flag` changed. A failure is logged (once per outage) and otherwise
-    /// ignored: the change is already in the database, and the resync delivers it.
-    pub(crate) async fn announce(&self, flag: &str, status: &RedisStatus) {
-        match self.publish(flag).await {
-            Ok(()) => {
-                status.outage.recovered("Redis is reachable again");
+    /// Tells every instance that `flag` changed, waiting at most [`ANNOUNCE_TIMEOUT`] (a change is
+    /// often made inside a request). A failure is logged once per outage and otherwise ignored: the
+    /// change is already in the database, and the resync delivers it.
+    pub(crate) async fn announce(&self, flag: &str) -> Announcement {
+        let published = tokio::time::timeout(ANNOUNCE_TIMEOUT, self.publish(flag)).await;
+        let failure = match published {
+            Ok(Ok(())) => {
+                self.outage
+                    .recovered("flag changes are announced on Redis again");
+                return Announcement::Sent;
             }
-            Err(reason) => status.down(&reason),
-        }
+            Ok(Err(reason)) => reason,
+            Err(_elapsed) => format!("no answer within {ANNOUNCE_TIMEOUT:?}"),
+        };
+        self.outage.failed(
+            &failure,
+            "cannot announce flag changes on Redis; other instances apply them at their next resync (flag_sync.resync_interval_secs)",
+        );
+        Announcement::Failed
     }
 
     async fn publish(&self, flag: &str) -> Result<(), String> {
@@ -160,38 +198,21 @@ impl Announcer {
     }
 }
 
-/// Whether the Redis side works, for readiness and for logging outages once.
-#[derive(Debug)]
+/// Whether this instance hears announcements, for readiness; changed by the listener only.
+#[derive(Debug, Default)]
 pub(crate) struct RedisStatus {
-    configured: bool,
     connected: AtomicBool,
+    /// The listener's outage, logged once when it begins and once when it ends.
     pub(crate) outage: Outage,
 }
 
 impl RedisStatus {
-    pub(crate) fn new(configured: bool) -> RedisStatus {
-        RedisStatus {
-            configured,
-            connected: AtomicBool::new(false),
-            outage: Outage::default(),
-        }
-    }
-
-    pub(crate) fn connected(&self) -> Option<bool> {
-        self.configured
-            .then(|| self.connected.load(Ordering::Relaxed))
+    pub(crate) fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
     }
 
     fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::Relaxed);
-    }
-
-    fn down(&self, reason: &dyn std::fmt::Display) {
-        self.set_connected(false);
-        self.outage.failed(
-            reason,
-            "Redis is unreachable; flags keep their last known state and changes arrive through the periodic resync (flag_sync.resync_interval_secs)",
-        );
     }
 }
 

@@ -4,11 +4,12 @@
 //! The cookie is `keel_visitor=<32 hex id>.<64 hex HMAC-SHA256(secret key, "keel-visitor:" + id)>`, with
 //! `Secure`, `HttpOnly` and `SameSite` from `[security]`. A cookie whose signature does not verify is
 //! never trusted (a client cannot pick its own bucket) and is replaced. A visitor without a cookie gets
-//! one the first time an answer depends on it, i.e. when a partly rolled-out flag is evaluated for
-//! them: health probes, static files and fully-on or fully-off flags never set cookies.
+//! one on any response while some flag is partly rolled out, whether or not that response evaluated
+//! it: a page hidden behind a flag must answer exactly like a missing page, cookie included. While every
+//! flag is fully on or off, no cookie is set. The app factory leaves static files outside this
+//! middleware, so they never carry a cookie (caches and CDNs must not store one).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
@@ -118,35 +119,21 @@ fn presented_cookie(headers: &HeaderMap) -> Option<&str> {
 pub struct Flags {
     store: FlagStore,
     visitor_id: Arc<str>,
-    /// Set when an answer depended on the visitor, so a new visitor's cookie must be sent.
-    used: Arc<AtomicBool>,
 }
 
 impl Flags {
     /// Whether `name` is on for this visitor. An undeclared flag is off.
     pub fn is_enabled(&self, name: &str) -> bool {
-        let snapshot = self.store.snapshot();
-        let Some(flag) = snapshot.get(name) else {
-            return false;
-        };
-        if flag.depends_on_subject() {
-            self.used.store(true, Ordering::Relaxed);
-        }
-        flag.is_on_for(Some(&self.visitor_id))
+        self.store.is_enabled(name, Some(&self.visitor_id))
     }
 
     /// Every flag, on or off for this visitor, in catalogue order (one consistent snapshot).
     pub fn evaluate_all(&self) -> Vec<(&'static str, bool)> {
-        let snapshot = self.store.snapshot();
+        let snapshot = self.store.load();
         snapshot
             .flags()
             .into_iter()
-            .map(|flag| {
-                if flag.depends_on_subject() {
-                    self.used.store(true, Ordering::Relaxed);
-                }
-                (flag.name(), flag.is_on_for(Some(&self.visitor_id)))
-            })
+            .map(|flag| (flag.name(), flag.is_on_for(Some(&self.visitor_id))))
             .collect()
     }
 }
@@ -159,7 +146,8 @@ pub struct VisitorContext {
 }
 
 /// Identifies the visitor by their signed cookie (or a new random id), hands the request a [`Flags`],
-/// and sets the cookie on the response when a new id was used or a forged cookie must be replaced.
+/// and sets the cookie on the response when a forged cookie must be replaced, or when the visitor is
+/// new and some flag is partly rolled out.
 pub async fn middleware(
     State(context): State<VisitorContext>,
     mut request: Request,
@@ -174,14 +162,12 @@ pub async fn middleware(
         None => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
     };
     let flags = Flags {
-        store: context.store,
+        store: context.store.clone(),
         visitor_id: visitor_id.clone(),
-        used: Arc::default(),
     };
-    let used = flags.used.clone();
     request.extensions_mut().insert(flags);
     let mut response = next.run(request).await;
-    if (forged || (is_new && used.load(Ordering::Relaxed)))
+    if (forged || (is_new && context.store.load().any_partial_rollout()))
         && let Some(cookie) = context.cookies.set_cookie(&visitor_id)
     {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -71,13 +71,13 @@ pub(crate) enum MigrateCommand {
 pub(crate) enum FlagsCommand {
     /// List every flag: its state, where it comes from (default or runtime), owner, expiry.
     List,
-    /// Turn a flag on or off; with --rollout, on for that share of visitors. Audited as cli:<user>.
+    /// Turn a flag on or off; with --rollout, for that share of visitors. Audited as cli:<user>.
     Set {
         /// The flag, e.g. signup_v2 (`keel flags list` shows them all).
         name: String,
         /// on or off.
         switch: Switch,
-        /// With on: the percentage of visitors (0-100) who get the flag. Default: 100.
+        /// The percentage of visitors (0-100) who get the flag while it is on. Default: keep the current one.
         #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
         rollout: Option<u8>,
     },

@@ -11,7 +11,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use keel_config::Settings;
 use keel_ext_flags::catalog::CATALOG;
-use keel_ext_flags::{Flag, FlagState, FlagStore, Source};
+use keel_ext_flags::{ACTOR_MAX_CHARS, Announcement, Change, FlagState, FlagStore, Source};
 
 use crate::cli::{FlagsCommand, Switch};
 
@@ -41,25 +41,29 @@ pub(crate) async fn run(
             switch,
             rollout,
         } => {
-            let before = store.flag(&name)?;
-            let state = FlagState {
+            let change = Change {
                 enabled: switch == Switch::On,
-                rollout_percent: rollout.unwrap_or(100),
+                rollout_percent: rollout,
             };
-            let after = store.set(&name, state, &format!("cli:{user}")).await?;
-            let reach = if settings.redis.url.is_some() {
-                "announced on Redis: running instances apply it within a second".to_owned()
-            } else {
-                format!(
+            let changed = store.set(&name, change, &actor(user)).await?;
+            let reach = match changed.announcement {
+                Announcement::Sent => {
+                    "announced on Redis: running instances apply it within a second".to_owned()
+                }
+                Announcement::Failed => format!(
+                    "Redis did not take the announcement: running instances apply it at their next resync (within {} s)",
+                    settings.flag_sync.resync_interval_secs
+                ),
+                Announcement::NotConfigured => format!(
                     "running instances apply it at their next resync (within {} s; set redis.url for a second)",
                     settings.flag_sync.resync_interval_secs
-                )
+                ),
             };
             format!(
                 "{}: {} (was {}); {reach}\n",
-                after.name(),
-                describe(&after),
-                describe(&before)
+                changed.flag.name(),
+                describe(&changed.flag.state),
+                describe(&changed.before)
             )
         }
         FlagsCommand::Check { .. } => String::new(),
@@ -125,7 +129,7 @@ fn list(store: &FlagStore) -> String {
             text,
             "{:<16} {:<24} {:<8} {:<16} {:<11} {}",
             flag.name(),
-            describe(flag),
+            describe(&flag.state),
             source,
             flag.definition.owner,
             expires,
@@ -136,11 +140,26 @@ fn list(store: &FlagStore) -> String {
 }
 
 /// `on`, `off`, or `on for 25 % of visitors`.
-fn describe(flag: &Flag) -> String {
-    match (flag.state.enabled, flag.state.rollout_percent) {
+fn describe(state: &FlagState) -> String {
+    match (state.enabled, state.rollout_percent) {
         (false, _) => "off".to_owned(),
         (true, 100) => "on".to_owned(),
         (true, percent) => format!("on for {percent} % of visitors"),
+    }
+}
+
+/// The audit actor for a command-line change: `cli:<user>`, with the user name cut to fit and
+/// stripped of control characters (it comes from the environment).
+fn actor(user: &str) -> String {
+    let user: String = user
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(ACTOR_MAX_CHARS - "cli:".len())
+        .collect();
+    if user.is_empty() {
+        "cli:unknown".to_owned()
+    } else {
+        format!("cli:{user}")
     }
 }
 
@@ -150,6 +169,14 @@ mod tests {
 
     fn date(text: &str) -> NaiveDate {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_cli_actor_is_cut_to_fit_and_has_no_control_characters() {
+        assert_eq!(actor("alice"), "cli:alice");
+        assert_eq!(actor("al\nice"), "cli:alice");
+        assert_eq!(actor(""), "cli:unknown");
+        assert_eq!(actor(&"x".repeat(500)).chars().count(), ACTOR_MAX_CHARS);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::io::Write;
 use clap::Parser;
 use keel_config::{LoadOptions, Loaded, Override, Vars};
 
-use crate::cli::{Cli, Command, FlagsCommand, Switch};
+use crate::cli::{Cli, Command, FlagsCommand};
 
 /// Exit code of a successful command.
 pub const EXIT_SUCCESS: u8 = 0;
@@ -260,17 +260,6 @@ fn execute(
             }
         }
         Command::Flags(command) => {
-            if let FlagsCommand::Set {
-                switch: Switch::Off,
-                rollout: Some(_),
-                ..
-            } = command
-            {
-                return Err(Failure {
-                    message: "--rollout goes with on: `keel flags set NAME on --rollout 25`; off turns the flag off for everyone".to_owned(),
-                    exit_code: EXIT_USAGE,
-                });
-            }
             let runtime = runtime()?;
             let telemetry = telemetry_for(&runtime, &loaded, embedding)?;
             let report = runtime.block_on(flags::run(command, &loaded.settings, user));

@@ -8,9 +8,10 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub flag_name: String,
-    /// Who made the change, e.g. `ops:<token fingerprint>` or `cli:<user>`.
+    /// Who made the change: `ops:admin-token`, `ops:<actor named in the request>` or `cli:<user>`.
     pub actor: String,
-    /// The state before the change as JSON text; `None` for a flag's first runtime change.
+    /// The effective state before the change as JSON text (the static default before the first runtime
+    /// change); keel always writes it, the column allows `NULL` for rows written by hand.
     pub old_value: Option<String>,
     pub new_value: String,
     pub at: DateTimeWithTimeZone,
