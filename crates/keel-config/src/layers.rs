@@ -236,6 +236,23 @@ pub(crate) fn variables_layer(
                     layer.insert(&key, value);
                 }
             }
+            VariableRole::Section(section) => {
+                // A whole section as one JSON map, deep-merged key by key like a TOML table.
+                if text.trim_start().starts_with('{') {
+                    if let Some(value) = parse_value(text, &section, &origin(name), findings) {
+                        layer.insert(&section, value);
+                    }
+                } else {
+                    findings.problems.push(Problem::at_key(
+                        section.clone(),
+                        origin(name),
+                        format!(
+                            "sets the whole [{section}] section, so it must be a JSON map such as {{\"key\": true}}; to set one key use {VARIABLE_PREFIX}{}{VARIABLE_NESTING}<KEY>",
+                            section.to_ascii_uppercase()
+                        ),
+                    ));
+                }
+            }
             VariableRole::Misnamed => findings.warnings.push(format!(
                 "ignoring environment variable {name}: keel settings are named APP_<SECTION>__<KEY> (two underscores), e.g. APP_SERVER__PORT"
             )),
@@ -293,6 +310,8 @@ pub(crate) fn overrides_layer(overrides: &[Override], findings: &mut Findings) -
 enum VariableRole {
     /// Sets this dotted key.
     Setting(String),
+    /// Sets several keys of this section at once, from a JSON map (`APP_FEATURES='{"signup_v2": true}'`).
+    Section(String),
     /// Names a file whose contents set this dotted key.
     SecretFile(String),
     /// Steers the loader (`APP_ENV`, …).
@@ -321,6 +340,9 @@ fn role_of(name: &str) -> VariableRole {
     match name.strip_prefix(VARIABLE_PREFIX) {
         Some(rest) if rest.contains(VARIABLE_NESTING) => {
             VariableRole::Setting(rest.to_ascii_lowercase().replace(VARIABLE_NESTING, "."))
+        }
+        Some(rest) if crate::settings::SECTIONS.contains(&rest.to_ascii_lowercase().as_str()) => {
+            VariableRole::Section(rest.to_ascii_lowercase())
         }
         Some(_) => VariableRole::Misnamed,
         None => VariableRole::Unrelated,

@@ -478,6 +478,45 @@ fn the_configuration_reference_documents_exactly_the_keys_that_exist() {
 }
 
 #[test]
+fn a_json_map_variable_sets_keys_of_its_section_and_leaves_the_others() {
+    let loaded = Sandbox::new()
+        .var("APP_FEATURES", r#"{"signup_v2": true}"#)
+        .load()
+        .unwrap();
+    let features = &loaded.settings.features;
+    assert_eq!(features.default_of("signup_v2"), Some(true));
+    // Deep-merged: the other flag keeps its default.
+    assert_eq!(features.default_of("new_checkout"), Some(false));
+    assert_eq!(
+        loaded.provenance.source_of("features.signup_v2"),
+        Some("environment variable APP_FEATURES")
+    );
+
+    // (value, expected error)
+    let cases = [
+        (
+            "true",
+            "features (set by environment variable APP_FEATURES): sets the whole [features] section, so it must be a JSON map such as {\"key\": true}; to set one key use APP_FEATURES__<KEY>",
+        ),
+        (
+            r#"{"signup_v2": "#,
+            "features (set by environment variable APP_FEATURES): starts like a JSON list or map but is not valid JSON (EOF while parsing a value at line 1 column 14): write e.g. [\"https://a.example\"] or {\"key\": 1}",
+        ),
+        (
+            r#"{"signup_v2": 1}"#,
+            "features.signup_v2 (set by environment variable APP_FEATURES): must be true or false, not a number",
+        ),
+    ];
+    for (value, expected) in cases {
+        let error = Sandbox::new()
+            .var("APP_FEATURES", value)
+            .load()
+            .unwrap_err();
+        assert_eq!(error.to_string(), expected, "{value}");
+    }
+}
+
+#[test]
 fn a_json_list_variable_sets_a_list_and_production_refuses_a_wildcard() {
     let loaded = Sandbox::new()
         .var(
