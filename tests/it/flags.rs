@@ -42,6 +42,16 @@ async fn audit_rows(database: &TestDatabase) -> Vec<(String, Value, Value)> {
         .collect()
 }
 
+/// `GET path` sending `cookie` as the `Cookie` header.
+async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
+    app.client
+        .get(format!("{}{path}", app.address))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn flags_seen_by(app: &TestApp) -> Value {
     let body: Value = app.get("/api/v1/flags").await.json().await.unwrap();
     body["flags"].clone()
@@ -209,13 +219,7 @@ async fn a_partial_rollout_issues_a_signed_visitor_cookie_and_replaces_a_forged_
     let status = first.status();
     // The same visitor always gets the same answer, and no new cookie.
     for _ in 0..5 {
-        let again = app
-            .client
-            .get(format!("{}/signup-v2", app.address))
-            .header("cookie", &visitor)
-            .send()
-            .await
-            .unwrap();
+        let again = get_with_cookie(&app, "/signup-v2", &visitor).await;
         assert_eq!(again.status(), status);
         assert!(again.headers().get("set-cookie").is_none());
     }
@@ -226,24 +230,12 @@ async fn a_partial_rollout_issues_a_signed_visitor_cookie_and_replaces_a_forged_
     }
 
     let forged = format!("keel_visitor={}.{}", "0".repeat(32), "f".repeat(64));
-    let replaced = app
-        .client
-        .get(format!("{}/api/v1/flags", app.address))
-        .header("cookie", &forged)
-        .send()
-        .await
-        .unwrap();
+    let replaced = get_with_cookie(&app, "/api/v1/flags", &forged).await;
     let replacement = replaced.headers()["set-cookie"].to_str().unwrap();
     assert!(!replacement.starts_with(&forged), "{replacement}");
 
     // Static files never carry a cookie, whatever the request sent: caches would keep it.
-    let stylesheet = app
-        .client
-        .get(format!("{}/static/css/app.css", app.address))
-        .header("cookie", &forged)
-        .send()
-        .await
-        .unwrap();
+    let stylesheet = get_with_cookie(&app, "/static/css/app.css", &forged).await;
     assert_eq!(stylesheet.status(), 200);
     assert!(stylesheet.headers().get("set-cookie").is_none());
 }
