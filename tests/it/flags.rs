@@ -42,16 +42,6 @@ async fn audit_rows(database: &TestDatabase) -> Vec<(String, Value, Value)> {
         .collect()
 }
 
-/// `GET path` sending `cookie` as the `Cookie` header.
-async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
-    app.client
-        .get(format!("{}{path}", app.address))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn flags_seen_by(app: &TestApp) -> Value {
     let body: Value = app.get("/api/v1/flags").await.json().await.unwrap();
     body["flags"].clone()
@@ -85,13 +75,7 @@ async fn a_page_behind_an_off_flag_is_the_same_404_as_an_unknown_address() {
     let html = |path: &'static str| {
         let app = &app;
         async move {
-            let response = app
-                .client
-                .get(format!("{}{path}", app.address))
-                .header("accept", "text/html")
-                .send()
-                .await
-                .unwrap();
+            let response = app.get_with_header(path, "accept", "text/html").await;
             let id = response.headers()["x-request-id"]
                 .to_str()
                 .unwrap()
@@ -219,7 +203,7 @@ async fn a_partial_rollout_issues_a_signed_visitor_cookie_and_replaces_a_forged_
     let status = first.status();
     // The same visitor always gets the same answer, and no new cookie.
     for _ in 0..5 {
-        let again = get_with_cookie(&app, "/signup-v2", &visitor).await;
+        let again = app.get_with_header("/signup-v2", "cookie", &visitor).await;
         assert_eq!(again.status(), status);
         assert!(again.headers().get("set-cookie").is_none());
     }
@@ -230,12 +214,16 @@ async fn a_partial_rollout_issues_a_signed_visitor_cookie_and_replaces_a_forged_
     }
 
     let forged = format!("keel_visitor={}.{}", "0".repeat(32), "f".repeat(64));
-    let replaced = get_with_cookie(&app, "/api/v1/flags", &forged).await;
+    let replaced = app
+        .get_with_header("/api/v1/flags", "cookie", &forged)
+        .await;
     let replacement = replaced.headers()["set-cookie"].to_str().unwrap();
     assert!(!replacement.starts_with(&forged), "{replacement}");
 
     // Static files never carry a cookie, whatever the request sent: caches would keep it.
-    let stylesheet = get_with_cookie(&app, "/static/css/app.css", &forged).await;
+    let stylesheet = app
+        .get_with_header("/static/css/app.css", "cookie", &forged)
+        .await;
     assert_eq!(stylesheet.status(), 200);
     assert!(stylesheet.headers().get("set-cookie").is_none());
 }

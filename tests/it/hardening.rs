@@ -104,13 +104,7 @@ async fn errors_are_html_for_browsers_and_json_for_everyone_else() {
     ];
     for (path, status, message) in cases {
         for accept in [BROWSER_ACCEPT, "application/json", "*/*"] {
-            let response = app
-                .client
-                .get(format!("{}{path}", app.address))
-                .header("accept", accept)
-                .send()
-                .await
-                .unwrap();
+            let response = app.get_with_header(path, "accept", accept).await;
             assert_eq!(response.status(), status, "{path} {accept}");
             let content_type = response.headers()["content-type"]
                 .to_str()
@@ -231,12 +225,8 @@ async fn cors_preflights_are_allowed_only_for_configured_origins() {
     // With no origins configured (the default), no CORS header is ever sent.
     let app = spawn_app(Backend::Sqlite).await;
     let response = app
-        .client
-        .get(format!("{}/api/v1/health", app.address))
-        .header("origin", "https://app.example")
-        .send()
-        .await
-        .unwrap();
+        .get_with_header("/api/v1/health", "origin", "https://app.example")
+        .await;
     assert!(
         response
             .headers()
@@ -356,12 +346,8 @@ async fn hsts_is_sent_in_staging_and_production_only() {
 async fn responses_are_gzipped_for_clients_that_accept_it() {
     let app = spawn_app(Backend::Sqlite).await;
     let response = app
-        .client
-        .get(format!("{}/static/css/app.css", app.address))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+        .get_with_header("/static/css/app.css", "accept-encoding", "gzip")
+        .await;
     assert_eq!(response.headers()["content-encoding"], "gzip");
     let plain = app.get("/static/css/app.css").await;
     assert!(plain.headers().get("content-encoding").is_none());
@@ -371,13 +357,7 @@ async fn responses_are_gzipped_for_clients_that_accept_it() {
 async fn error_bodies_are_compressed_consistently_with_their_headers() {
     let app = spawn_app(Backend::Sqlite).await;
     for path in ["/nowhere", "/test/panic"] {
-        let response = app
-            .client
-            .get(format!("{}{path}", app.address))
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with_header(path, "accept-encoding", "gzip").await;
         let encoding = response
             .headers()
             .get("content-encoding")

@@ -120,6 +120,21 @@ impl TestApp {
             .unwrap_or_else(|error| panic!("POST {path} failed: {error}"))
     }
 
+    /// `GET path` with one request header, e.g. `Accept` or `Cookie`.
+    pub(crate) async fn get_with_header(
+        &self,
+        path: &str,
+        name: &str,
+        value: &str,
+    ) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path} failed: {error}"))
+    }
+
     pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))

@@ -130,13 +130,7 @@ async fn a_sane_incoming_request_id_is_echoed_and_anything_else_replaced() {
         ("semi;colon", false),
     ];
     for (incoming, kept) in cases {
-        let response = app
-            .client
-            .get(format!("{}/ping", app.address))
-            .header("x-request-id", incoming)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with_header("/ping", "x-request-id", incoming).await;
         let echoed = header(&response, "x-request-id");
         assert_eq!(echoed == incoming, kept, "{incoming:?} -> {echoed}");
     }
