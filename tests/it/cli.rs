@@ -66,7 +66,7 @@ const BAD_INPUTS: &[BadInput] = &[
         &["--set", "server.port=eighty"],
         &[],
         None,
-        "server.port (set by override server.port): must be a whole number, not \"eighty\"",
+        "server.port (set by override server.port): must be a whole number from 0 to 65535, not \"eighty\"",
     ),
     (
         &[],
@@ -78,43 +78,43 @@ const BAD_INPUTS: &[BadInput] = &[
         &[],
         &[("APP_SERVER__PORT", "-1")],
         None,
-        "server.port (set by environment variable APP_SERVER__PORT): must be a whole number, not \"-1\"",
+        "server.port (set by environment variable APP_SERVER__PORT): must be a whole number from 0 to 65535, not -1",
     ),
     (
         &[],
         &[("PORT", "http")],
         None,
-        "server.port (set by environment variable PORT): must be a whole number, not \"http\"",
+        "server.port (set by environment variable PORT): must be a whole number from 0 to 65535, not \"http\"",
     ),
     (
         &[],
         &[("APP_SERVER__PORT", "[1,")],
         None,
-        "server.port (set by environment variable APP_SERVER__PORT): starts like a JSON list or map but is not valid JSON (EOF while parsing a value at line 1 column 3): write e.g. [\"https://a.example\"] or {\"key\": 1}",
+        "server.port (set by environment variable APP_SERVER__PORT): must be a whole number from 0 to 65535, not \"[1,\"",
     ),
     (
         &[],
         &[("APP_SERVER__MAX_BODY_BYTES", "0")],
         None,
-        "server.max_body_bytes (set by environment variable APP_SERVER__MAX_BODY_BYTES): must be at least 1",
+        "server.max_body_bytes (set by environment variable APP_SERVER__MAX_BODY_BYTES): must be a whole number of bytes from 1 to 1073741824, not 0",
     ),
     (
         &[],
         &[("APP_SERVER__REQUEST_TIMEOUT_SECS", "0")],
         None,
-        "server.request_timeout_secs (set by environment variable APP_SERVER__REQUEST_TIMEOUT_SECS): must be at least 1 second",
+        "server.request_timeout_secs (set by environment variable APP_SERVER__REQUEST_TIMEOUT_SECS): must be a whole number of seconds from 1 to 3600, not 0",
     ),
     (
         &[],
         &[("APP_SERVER__REQUEST_TIMEOUT_SECS", "1.5")],
         None,
-        "server.request_timeout_secs (set by environment variable APP_SERVER__REQUEST_TIMEOUT_SECS): must be a whole number, not \"1.5\"",
+        "server.request_timeout_secs (set by environment variable APP_SERVER__REQUEST_TIMEOUT_SECS): must be a whole number of seconds from 1 to 3600, not \"1.5\"",
     ),
     (
         &[],
         &[("APP_SERVER__GRACEFUL_SHUTDOWN_TIMEOUT_SECS", "soon")],
         None,
-        "server.graceful_shutdown_timeout_secs (set by environment variable APP_SERVER__GRACEFUL_SHUTDOWN_TIMEOUT_SECS): must be a whole number, not \"soon\"",
+        "server.graceful_shutdown_timeout_secs (set by environment variable APP_SERVER__GRACEFUL_SHUTDOWN_TIMEOUT_SECS): must be a whole number of seconds from 0 to 3600, not \"soon\"",
     ),
     (
         &[],
@@ -132,13 +132,13 @@ const BAD_INPUTS: &[BadInput] = &[
         &[],
         &[("APP_DATABASE__MAX_CONNECTIONS", "0")],
         None,
-        "database.max_connections (set by environment variable APP_DATABASE__MAX_CONNECTIONS): must be at least 1",
+        "database.max_connections (set by environment variable APP_DATABASE__MAX_CONNECTIONS): must be a whole number of connections from 1 to 1000, not 0",
     ),
     (
         &[],
         &[("APP_DATABASE__CONNECT_TIMEOUT_SECS", "0")],
         None,
-        "database.connect_timeout_secs (set by environment variable APP_DATABASE__CONNECT_TIMEOUT_SECS): must be at least 1 second",
+        "database.connect_timeout_secs (set by environment variable APP_DATABASE__CONNECT_TIMEOUT_SECS): must be a whole number of seconds from 1 to 300, not 0",
     ),
     (
         &[],
@@ -150,7 +150,7 @@ const BAD_INPUTS: &[BadInput] = &[
         &[],
         &[("APP_DATABASE__AUTO_MIGRATE", "[true]")],
         None,
-        "database.auto_migrate (set by environment variable APP_DATABASE__AUTO_MIGRATE): must be true or false, not a list",
+        "database.auto_migrate (set by environment variable APP_DATABASE__AUTO_MIGRATE): must be true or false, not \"[true]\"",
     ),
     (
         &[],
@@ -216,13 +216,13 @@ const BAD_INPUTS: &[BadInput] = &[
         &[],
         &[("REDIS_URL", "http://:hunter2@cache:6379")],
         None,
-        "redis.url (set by environment variable REDIS_URL): http://:***f52fbd32@cache:6379/ is not a Redis URL: write redis://host:6379",
+        "redis.url (set by environment variable REDIS_URL): http://:***@cache:6379/ is not a Redis URL: write redis://host:6379",
     ),
     (
         &[],
         &[("APP_FLAG_SYNC__RESYNC_INTERVAL_SECS", "0")],
         None,
-        "flag_sync.resync_interval_secs (set by environment variable APP_FLAG_SYNC__RESYNC_INTERVAL_SECS): must be at least 1 second",
+        "flag_sync.resync_interval_secs (set by environment variable APP_FLAG_SYNC__RESYNC_INTERVAL_SECS): must be a whole number of seconds from 1 to 86400, not 0",
     ),
     (
         &[],
@@ -246,13 +246,13 @@ const BAD_INPUTS: &[BadInput] = &[
         &[],
         &[],
         Some("[server]\nport = true\n"),
-        "server.port (set by instance file <instance>/config.toml line 2): must be a number, not true",
+        "server.port (set by instance file <instance>/config.toml line 2): must be a whole number from 0 to 65535, not true",
     ),
     (
         &[],
         &[],
         Some("[database]\nauto_migrate = 1\n"),
-        "database.auto_migrate (set by instance file <instance>/config.toml line 2): must be true or false, not a number",
+        "database.auto_migrate (set by instance file <instance>/config.toml line 2): must be true or false, not 1",
     ),
     (
         &["--set", "app.env=production"],
@@ -270,13 +270,121 @@ const BAD_INPUTS: &[BadInput] = &[
         &[],
         &[],
         Some("[server]\nhost = \"::1\"\n\nport = \"http\"\n"),
-        "server.port (set by instance file <instance>/config.toml line 4): must be a whole number, not \"http\"",
+        "server.port (set by instance file <instance>/config.toml line 4): must be a whole number from 0 to 65535, not \"http\"",
     ),
     (
         &[],
         &[],
         Some("[telemetry]\nlog_format = \"xml\"\n"),
         "telemetry.log_format (set by instance file <instance>/config.toml line 2): unknown log format \"xml\": use pretty or json",
+    ),
+    // Durations and sizes have an upper bound: u64::MAX seconds passes the type but not time arithmetic.
+    (
+        &[],
+        &[(
+            "APP_SERVER__HEADER_READ_TIMEOUT_SECS",
+            "18446744073709551615",
+        )],
+        None,
+        "server.header_read_timeout_secs (set by environment variable APP_SERVER__HEADER_READ_TIMEOUT_SECS): must be a whole number of seconds from 1 to 300, not 18446744073709551615",
+    ),
+    (
+        &[],
+        &[("APP_DATABASE__STARTUP_TIMEOUT_SECS", "18446744073709551615")],
+        None,
+        "database.startup_timeout_secs (set by environment variable APP_DATABASE__STARTUP_TIMEOUT_SECS): must be a whole number of seconds from 0 to 3600, not 18446744073709551615",
+    ),
+    (
+        &["--set", "database.acquire_timeout_secs=301"],
+        &[],
+        None,
+        "database.acquire_timeout_secs (set by override database.acquire_timeout_secs): must be a whole number of seconds from 1 to 300, not 301",
+    ),
+    (
+        &[],
+        &[("APP_SERVER__MAX_BODY_BYTES", "99999999999999999999999")],
+        None,
+        "server.max_body_bytes (set by environment variable APP_SERVER__MAX_BODY_BYTES): must be a whole number of bytes from 1 to 1073741824, not 99999999999999999999999",
+    ),
+    (
+        &[],
+        &[("APP_STATIC_FILES__MAX_AGE_SECS", "31536001")],
+        None,
+        "static_files.max_age_secs (set by environment variable APP_STATIC_FILES__MAX_AGE_SECS): must be a whole number of seconds from 0 to 31536000, not 31536001",
+    ),
+    // A fraction is never rounded into a whole number, whichever layer wrote it.
+    (
+        &[],
+        &[],
+        Some("[server]\nport = 80.5\n"),
+        "server.port (set by instance file <instance>/config.toml line 2): must be a whole number from 0 to 65535, not 80.5",
+    ),
+    (
+        &[],
+        &[("APP_SERVER", r#"{"drain_delay_secs": 2.5}"#)],
+        None,
+        "server.drain_delay_secs (set by environment variable APP_SERVER): must be a whole number of seconds from 0 to 3600, not 2.5",
+    ),
+    // A boolean is true or false, not yes, on or 1.
+    (
+        &[],
+        &[("APP_SERVER__COMPRESSION", "yes")],
+        None,
+        "server.compression (set by environment variable APP_SERVER__COMPRESSION): must be true or false, not \"yes\"",
+    ),
+    // A list is a JSON list.
+    (
+        &[],
+        &[("APP_SECURITY__CORS_ORIGINS", "https://a.example")],
+        None,
+        "security.cors_origins (set by environment variable APP_SECURITY__CORS_ORIGINS): must be a list such as [\"a\", \"b\"], not \"https://a.example\"",
+    ),
+    (
+        &[],
+        &[("APP_SECURITY__CORS_ORIGINS", r#"["https://a.example","#)],
+        None,
+        "security.cors_origins (set by environment variable APP_SECURITY__CORS_ORIGINS): starts like a JSON list or map but is not valid JSON (EOF while parsing a value at line 1 column 21): write e.g. [\"https://a.example\"] or {\"key\": 1}",
+    ),
+    // What `serve` would only find when binding or connecting, `check` and every command find first.
+    (
+        &[],
+        &[("APP_SERVER__HOST", "my host")],
+        None,
+        "server.host (set by environment variable APP_SERVER__HOST): is \"my host\", which is not an IP address or a host name: use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or a host name",
+    ),
+    (
+        &[],
+        &[("APP_SERVER__HOST", "0.0.0.0:8080")],
+        None,
+        "server.host (set by environment variable APP_SERVER__HOST): is \"0.0.0.0:8080\", which is not an IP address or a host name: use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or a host name",
+    ),
+    (
+        &[],
+        &[("DATABASE_URL", "postgres://")],
+        None,
+        "database.url (set by environment variable DATABASE_URL): postgres:// names no host: write postgres://user:password@host/database",
+    ),
+    (
+        &[],
+        &[("DATABASE_URL", "postgresql:///keel?sslmode=disable")],
+        None,
+        "database.url (set by environment variable DATABASE_URL): postgresql:///keel?sslmode=disable names no host: write postgres://user:password@host/database",
+    ),
+    // Credentials in the OTLP endpoint are masked like every other URL's.
+    (
+        &[],
+        &[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "ftp://collector:hunter2@otel:4318",
+        )],
+        None,
+        "telemetry.otlp_endpoint (set by environment variable OTEL_EXPORTER_OTLP_ENDPOINT): ftp://collector:***@otel:4318/ is not an http(s) URL: write the collector's OTLP address, e.g. http://otel-collector:4318",
+    ),
+    (
+        &[],
+        &[("RUST_LOG", "[request]=debug,sqlx=verbose")],
+        None,
+        "telemetry.log_level (set by environment variable RUST_LOG): has the invalid directive \"sqlx=verbose\": write comma-separated directives such as info or sqlx=warn, with levels trace, debug, info, warn, error, off",
     ),
 ];
 
@@ -295,7 +403,7 @@ fn each_bad_input_exits_78_with_its_exact_message_and_no_panic() {
         );
         assert!(outcome.stdout.is_empty(), "{}", outcome.stdout);
     }
-    assert!(BAD_INPUTS.len() >= 25);
+    assert!(BAD_INPUTS.len() >= 55);
 }
 
 #[test]
@@ -305,7 +413,7 @@ fn all_problems_are_reported_together_one_per_line() {
         &[
             ("APP_SERVER__PORT", "x"),
             ("APP_DATABASE__MAX_CONNECTIONS", "0"),
-            ("RUST_LOG", "loud="),
+            ("RUST_LOG", "sqlx=loud"),
         ],
     );
     assert_eq!(outcome.code, EXIT_CONFIG);
@@ -452,35 +560,169 @@ fn hello_greets_by_name() {
     assert_eq!(outcome.stdout, "Hello, Ada! This is keel (development).\n");
 }
 
+/// A one-connection server on a free port that answers each read with `reply`, as many times as
+/// `replies(read)` says, until the client hangs up. Returns its address (`127.0.0.1:port`).
+fn answer_with(reply: &'static [u8], replies: fn(&[u8]) -> usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut request = [0; 4096];
+        while let Ok(read) = stream.read(&mut request) {
+            let count = replies(&request[..read]);
+            if read == 0 || stream.write_all(&reply.repeat(count)).is_err() {
+                return;
+            }
+        }
+    });
+    address
+}
+
+/// Runs `keel check` with `vars`, asserts its exit code, that its report holds `line` and no canary.
+fn check_reports(vars: &[(&str, &str)], code: u8, line: &str) -> Outcome {
+    let outcome = keel(&["check"], vars);
+    assert_eq!(outcome.code, code, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(outcome.stdout.contains(line), "{}", outcome.stdout);
+    assert!(!outcome.stdout.contains(CANARY), "{}", outcome.stdout);
+    outcome
+}
+
 #[test]
-fn check_reports_whether_the_otlp_endpoint_accepts_connections() {
-    let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let open = format!("http://{}", listening.local_addr().unwrap());
+fn check_sends_the_otlp_endpoint_an_empty_export_with_its_credentials() {
+    let accepting = answer_with(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        |_| 1,
+    );
+    let open = format!("http://{accepting}");
+    check_reports(
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &open)],
+        EXIT_SUCCESS,
+        &format!("ok    traces: the OTLP endpoint {open}/ accepts an empty export\n"),
+    );
+
+    // A collector that wants other credentials: the failure says so, and the password stays hidden.
+    let refusing = answer_with(
+        b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        |_| 1,
+    );
+    check_reports(
+        &[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            &format!("http://keel:{CANARY}@{refusing}"),
+        )],
+        EXIT_FAILURE,
+        &format!(
+            "FAIL  traces: the OTLP endpoint http://keel:***@{refusing}/ answers, but it refused an empty export with 401 Unauthorized: check the credentials in telemetry.otlp_endpoint\n"
+        ),
+    );
+
     let closed = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", probe.local_addr().unwrap())
     };
-    let outcome = keel(&["check"], &[("OTEL_EXPORTER_OTLP_ENDPOINT", &open)]);
-    assert_eq!(
-        outcome.code, EXIT_SUCCESS,
-        "{}{}",
-        outcome.stdout, outcome.stderr
+    check_reports(
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &closed)],
+        EXIT_FAILURE,
+        &format!("FAIL  traces: the OTLP endpoint {closed}/ is not reachable: "),
     );
-    assert!(
-        outcome.stdout.contains(&format!(
-            "ok    traces: the OTLP endpoint {open} accepts connections\n"
-        )),
-        "{}",
-        outcome.stdout
+}
+
+#[test]
+fn check_signs_in_to_redis_and_fails_on_a_wrong_password() {
+    // A Redis that refuses the password, as a real one does: one error per command (the client sends
+    // AUTH and two CLIENT SETINFO at once; each command is an array, a line starting with `*`).
+    let refusing = answer_with(
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+        |commands| {
+            commands
+                .split(|byte| *byte == b'\n')
+                .filter(|line| line.starts_with(b"*"))
+                .count()
+        },
+    );
+    let outcome = check_reports(
+        &[("REDIS_URL", &format!("redis://:{CANARY}@{refusing}"))],
+        EXIT_FAILURE,
+        &format!(
+            "FAIL  redis: Redis at redis://:***@{refusing} fails: Password authentication failed"
+        ),
+    );
+    assert_eq!(
+        outcome.stderr,
+        "keel: check failed: 1 of the checks above did not pass\n"
     );
 
-    let outcome = keel(&["check"], &[("OTEL_EXPORTER_OTLP_ENDPOINT", &closed)]);
-    assert_eq!(outcome.code, EXIT_FAILURE, "{}", outcome.stdout);
-    assert!(
-        outcome.stdout.contains(&format!(
-            "FAIL  traces: the OTLP endpoint {closed} is not reachable: "
-        )),
+    // The real one, when CI provides it: reachable with its URL, refused with a password it does not
+    // know.
+    let Ok(real) = std::env::var("TEST_REDIS_URL") else {
+        return;
+    };
+    check_reports(
+        &[("REDIS_URL", &real)],
+        EXIT_SUCCESS,
+        "ok    redis: redis://",
+    );
+    let mut wrong = url::Url::parse(&real).unwrap();
+    wrong.set_password(Some(CANARY)).unwrap();
+    check_reports(
+        &[("REDIS_URL", wrong.as_str())],
+        EXIT_FAILURE,
+        "FAIL  redis: Redis at redis://:***@",
+    );
+}
+
+#[test]
+fn explain_says_when_no_layer_sets_an_optional_setting() {
+    let outcome = keel(&["show-config", "--all", "--explain"], &[]);
+    assert_eq!(outcome.code, EXIT_SUCCESS, "{}", outcome.stderr);
+    for key in [
+        "security.admin_token",
+        "redis.url",
+        "telemetry.otlp_endpoint",
+    ] {
+        let line = outcome
+            .stdout
+            .lines()
+            .find(|line| line.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key} in {}", outcome.stdout));
+        assert!(line.ends_with("= null  # not set by any layer"), "{line}");
+    }
+    assert!(!outcome.stdout.contains("# unknown"), "{}", outcome.stdout);
+}
+
+#[test]
+fn every_bad_value_is_listed_even_next_to_an_unknown_key() {
+    let outcome = keel(
+        &["show-config"],
+        &[
+            ("APP_SERVER__PORT", "abc"),
+            ("APP_SERVER__MAX_BODY_BYTES", "xyz"),
+            ("APP_SERVER__COMPRESSION", "maybe"),
+            ("APP_SERVER__LISTEN", "all"),
+        ],
+    );
+    assert_eq!(outcome.code, EXIT_CONFIG);
+    let keys: Vec<&str> = outcome
+        .stderr
+        .lines()
+        .map(|line| {
+            line.trim_start_matches("keel: configuration error: ")
+                .split_once(' ')
+                .map_or(line, |(key, _)| key)
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "server.compression",
+            "server.listen",
+            "server.max_body_bytes",
+            "server.port"
+        ],
         "{}",
-        outcome.stdout
+        outcome.stderr
     );
 }

@@ -218,6 +218,7 @@ pub(crate) async fn spawn_app_in(
         .into_iter()
         .collect(),
         overrides,
+        log_filter_check: Some(keel_ext_telemetry::check_log_filter),
     })
     .unwrap_or_else(|error| panic!("the test settings are invalid: {error}"));
 

@@ -23,7 +23,7 @@ struct TestState {
 /// with a flag store on a throwaway SQLite file.
 struct Harness {
     router: Router,
-    _sandbox: keel_ext_flags::testing::Sandbox,
+    sandbox: keel_ext_flags::testing::Sandbox,
 }
 
 async fn harness(token: Option<&str>) -> Harness {
@@ -40,7 +40,7 @@ async fn harness(token: Option<&str>) -> Harness {
     };
     Harness {
         router: router().with_state(state),
-        _sandbox: sandbox,
+        sandbox,
     }
 }
 
@@ -149,7 +149,10 @@ async fn the_config_view_masks_secrets() {
     let secret = body["security.secret_key"]["value"].as_str().unwrap();
     assert!(secret.starts_with("***"), "{secret}");
     let token = body["security.admin_token"]["value"].as_str().unwrap();
-    assert_eq!(token, keel_config::mask(TOKEN));
+    // The fingerprint is keyed by the secret key, so only those who hold it can reproduce it.
+    let fingerprints =
+        keel_config::Fingerprints::new(&harness.sandbox.loaded.settings.security.secret_key);
+    assert_eq!(token, fingerprints.mask(TOKEN));
     assert!(!body.to_string().contains(TOKEN));
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use config::{Map, Source, Value, ValueKind};
 
 use crate::error::Problem;
-use crate::vars::{NOT_UNICODE, Override, Vars};
+use crate::vars::{Override, Vars};
 
 /// Conventional variable names that platforms and tools set, and the key each one feeds. A keel variable
 /// (`APP_…`) for the same key wins over these.
@@ -56,19 +56,8 @@ impl Layer {
         layer
     }
 
-    /// A layer holding one ready-made value.
-    pub(crate) fn entry(key: &str, value: Value) -> Self {
-        let mut layer = Layer::default();
-        layer.insert(key, value);
-        layer
-    }
-
-    /// The origin of the value this layer gives `dotted_key`, whether it holds it as a dotted entry or
-    /// inside nested tables.
+    /// The origin of the value this layer gives `dotted_key`.
     pub(crate) fn origin_of(&self, dotted_key: &str) -> Option<String> {
-        if let Some(value) = self.0.get(dotted_key) {
-            return Some(value.origin().unwrap_or("unknown").to_owned());
-        }
         let mut parts = dotted_key.split('.');
         let mut value = self.0.get(parts.next()?)?;
         for part in parts {
@@ -80,9 +69,48 @@ impl Layer {
         Some(value.origin().unwrap_or("unknown").to_owned())
     }
 
-    fn insert(&mut self, key: &str, value: Value) {
-        self.0.insert(key.to_owned(), value);
+    /// Sets `dotted_key` (`server.port`), making the tables on its way; a table is merged key by key into
+    /// the one already there. A later insert wins, so within one layer the order of inserts decides
+    /// (`config` would apply dotted keys in hash order).
+    fn insert(&mut self, dotted_key: &str, value: Value) {
+        let parts: Vec<&str> = dotted_key.split('.').collect();
+        insert_nested(&mut self.0, &parts, value);
     }
+}
+
+fn insert_nested(table: &mut Map<String, Value>, path: &[&str], value: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        merge(table, first, value);
+        return;
+    }
+    let entry = table
+        .entry((*first).to_owned())
+        .or_insert_with(|| Value::new(None, ValueKind::Table(Map::new())));
+    if !matches!(entry.kind, ValueKind::Table(_)) {
+        *entry = Value::new(None, ValueKind::Table(Map::new()));
+    }
+    if let ValueKind::Table(inner) = &mut entry.kind {
+        insert_nested(inner, rest, value);
+    }
+}
+
+/// Puts `value` at `key`, merging it key by key when both it and the value already there are tables.
+fn merge(table: &mut Map<String, Value>, key: &str, value: Value) {
+    if let ValueKind::Table(entries) = &value.kind
+        && let Some(Value {
+            kind: ValueKind::Table(existing),
+            ..
+        }) = table.get_mut(key)
+    {
+        for (inner_key, inner_value) in entries.clone() {
+            merge(existing, &inner_key, inner_value);
+        }
+        return;
+    }
+    table.insert(key.to_owned(), value);
 }
 
 impl Source for Layer {
@@ -153,12 +181,22 @@ pub(crate) fn instance_file_layer(instance_dir: &Path, findings: &mut Findings) 
         Ok(text) => toml_layer(&text, &origin, true, findings),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Layer::default(),
         Err(error) => {
-            findings.problems.push(Problem::at_input(
-                origin,
-                format!("cannot be read ({error}): fix its permissions or remove it"),
-            ));
+            findings
+                .problems
+                .push(Problem::at_input(origin, unreadable(&error)));
             Layer::default()
         }
+    }
+}
+
+/// Why a file cannot be read, and the fix: a folder where a file belongs says so, rather than an
+/// operating-system error that suggests permissions.
+fn unreadable(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::IsADirectory => {
+            "is a folder, not a file: remove it or put the file there".to_owned()
+        }
+        _ => format!("cannot be read ({error}): fix its permissions or remove it"),
     }
 }
 
@@ -166,9 +204,23 @@ pub(crate) fn instance_file_layer(instance_dir: &Path, findings: &mut Findings) 
 /// wins, even over a later layer's idea of precedence, because the operator set it on purpose).
 pub(crate) fn dotenv_variables(path: &Path, real: &Vars, findings: &mut Findings) -> Vars {
     let origin = format!(".env file {}", path.display());
+    // Opening a folder succeeds on Unix; only reading it fails, which dotenvy would report per line.
+    if path.is_dir() {
+        let error = std::io::Error::from(std::io::ErrorKind::IsADirectory);
+        findings
+            .problems
+            .push(Problem::at_input(origin, unreadable(&error)));
+        return Vars::default();
+    }
     let entries = match dotenvy::from_path_iter(path) {
         Ok(entries) => entries,
         Err(dotenvy::Error::Io(error)) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Vars::default();
+        }
+        Err(dotenvy::Error::Io(error)) => {
+            findings
+                .problems
+                .push(Problem::at_input(origin, unreadable(&error)));
             return Vars::default();
         }
         Err(error) => {
@@ -190,6 +242,12 @@ pub(crate) fn dotenv_variables(path: &Path, real: &Vars, findings: &mut Findings
             }
             Ok((name, value)) if !real.contains(&name) => variables.push((name, value)),
             Ok(_) => {}
+            Err(dotenvy::Error::Io(error)) => {
+                findings
+                    .problems
+                    .push(Problem::at_input(&origin, unreadable(&error)));
+                return Vars::default();
+            }
             Err(error) => {
                 // dotenvy's message quotes the whole line, which may hold a secret: name its number only.
                 let line = match &error {
@@ -220,26 +278,33 @@ pub(crate) fn variables_layer(
     findings: &mut Findings,
 ) -> Layer {
     let mut layer = Layer::default();
-    // Conventional names go in first so that an `APP_…` variable for the same key replaces them.
+    // The order of inserts is the precedence inside this layer: conventional names first, so that an
+    // `APP_…` variable for the same key replaces them; then whole sections, so that a variable naming
+    // one key (`APP_SERVER__PORT`) beats the same key inside its section's map (`APP_SERVER`).
     let conventional = variables.iter().filter(|(name, _)| {
         CONVENTIONAL_VARIABLES
             .iter()
             .any(|(known, _)| known == name)
     });
-    let keel = variables
-        .iter()
-        .filter(|(name, _)| name.starts_with(VARIABLE_PREFIX));
-    for (name, text) in conventional.chain(keel) {
+    let keel = || {
+        variables
+            .iter()
+            .filter(|(name, _)| name.starts_with(VARIABLE_PREFIX))
+    };
+    let sections = keel().filter(|(name, _)| matches!(role_of(name), VariableRole::Section(_)));
+    let keys = keel().filter(|(name, _)| !matches!(role_of(name), VariableRole::Section(_)));
+    for (name, text) in conventional.chain(sections).chain(keys) {
         match role_of(name) {
             VariableRole::Setting(key) => {
-                if let Some(value) = parse_value(text, &key, &origin(name), findings) {
-                    layer.insert(&key, value);
-                }
+                // Text stays text: the typed settings read a number, a boolean or (for a list) JSON out
+                // of it, so `RUST_LOG='[request]=debug'` is never mistaken for a JSON list.
+                let value = Value::new(Some(&origin(name)), ValueKind::String(text.to_owned()));
+                layer.insert(&key, value);
             }
             VariableRole::Section(section) => {
                 // A whole section as one JSON map, deep-merged key by key like a TOML table.
                 if text.trim_start().starts_with('{') {
-                    if let Some(value) = parse_value(text, &section, &origin(name), findings) {
+                    if let Some(value) = parse_json(text, &section, &origin(name), findings) {
                         layer.insert(&section, value);
                     }
                 } else {
@@ -259,7 +324,31 @@ pub(crate) fn variables_layer(
             VariableRole::SecretFile(_) | VariableRole::Loader | VariableRole::Unrelated => {}
         }
     }
+    for name in variables.not_unicode() {
+        let key = match role_of(name) {
+            VariableRole::Setting(key)
+            | VariableRole::Section(key)
+            | VariableRole::SecretFile(key) => key,
+            // The loader's own variables stop the load earlier (see `steering_not_unicode`).
+            VariableRole::Loader | VariableRole::Misnamed | VariableRole::Unrelated => continue,
+        };
+        findings
+            .problems
+            .push(Problem::at_key(key, origin(name), NOT_UNICODE_MESSAGE));
+    }
     layer
+}
+
+/// What a variable that is not valid UTF-8 is told.
+const NOT_UNICODE_MESSAGE: &str = "is not valid UTF-8: set it to plain text";
+
+/// The loader's own variables (`APP_ENV`, …) whose value is not valid UTF-8. They decide which files are
+/// read, so the load cannot go on without them, nor treat them as unset.
+pub(crate) fn steering_not_unicode(real: &Vars) -> Vec<Problem> {
+    real.not_unicode()
+        .filter(|name| LOADER_VARIABLES.contains(name))
+        .map(|name| Problem::at_input(format!("environment variable {name}"), NOT_UNICODE_MESSAGE))
+        .collect()
 }
 
 /// Secret files: first the well-known files in the secrets folder, then `<VARIABLE>_FILE` variables (which
@@ -294,13 +383,12 @@ pub(crate) fn secret_files_layer(real: &Vars, dotenv: &Vars, findings: &mut Find
 }
 
 /// `--set` and test overrides, in order.
-pub(crate) fn overrides_layer(overrides: &[Override], findings: &mut Findings) -> Layer {
+pub(crate) fn overrides_layer(overrides: &[Override]) -> Layer {
     let mut layer = Layer::default();
     for assignment in overrides {
         let origin = format!("override {}", assignment.key);
-        if let Some(value) = parse_value(&assignment.value, &assignment.key, &origin, findings) {
-            layer.insert(&assignment.key, value);
-        }
+        let value = Value::new(Some(&origin), ValueKind::String(assignment.value.clone()));
+        layer.insert(&assignment.key, value);
     }
     layer
 }
@@ -378,38 +466,20 @@ fn read_secret_file(
         }
         Err(error) => {
             findings.problems.push(problem(format!(
-                "the file {} cannot be read ({}): check its permissions",
+                "the file {} {}",
                 path.display(),
-                error.kind()
+                unreadable(&error)
             )));
             None
         }
     }
 }
 
-/// A variable or override value: JSON when it starts like a list or a map, otherwise a string that the
-/// typed settings convert (`9000`, `true`).
-fn parse_value(text: &str, key: &str, origin: &str, findings: &mut Findings) -> Option<Value> {
-    if text == NOT_UNICODE {
-        findings.problems.push(Problem::at_key(
-            key,
-            origin,
-            "is not valid UTF-8: set it to plain text",
-        ));
-        return None;
-    }
-    let origin = origin.to_owned();
-    let trimmed = text.trim_start();
-    if !(trimmed.starts_with('[') || trimmed.starts_with('{')) {
-        return Some(Value::new(
-            Some(&origin),
-            ValueKind::String(text.to_owned()),
-        ));
-    }
+/// A JSON map that sets a whole section. serde_json's message names the position, never the content.
+fn parse_json(text: &str, key: &str, origin: &str, findings: &mut Findings) -> Option<Value> {
     match serde_json::from_str(text) {
-        Ok(json) => Some(from_json(json, &origin)),
+        Ok(json) => Some(from_json(json, &origin.to_owned())),
         Err(error) => {
-            // serde_json's message names the position, never the content.
             findings.problems.push(Problem::at_key(
                 key,
                 origin,
@@ -422,7 +492,7 @@ fn parse_value(text: &str, key: &str, origin: &str, findings: &mut Findings) -> 
     }
 }
 
-fn from_json(value: serde_json::Value, origin: &String) -> Value {
+pub(crate) fn from_json(value: serde_json::Value, origin: &String) -> Value {
     let kind = match value {
         serde_json::Value::Null => ValueKind::Nil,
         serde_json::Value::Bool(flag) => ValueKind::Boolean(flag),
@@ -447,7 +517,11 @@ fn from_json(value: serde_json::Value, origin: &String) -> Value {
     Value::new(Some(origin), kind)
 }
 
-fn from_toml(value: toml::Value, path: &str, origin_of: &impl Fn(&str) -> String) -> Value {
+pub(crate) fn from_toml(
+    value: toml::Value,
+    path: &str,
+    origin_of: &impl Fn(&str) -> String,
+) -> Value {
     let kind = match value {
         toml::Value::String(text) => ValueKind::String(text),
         toml::Value::Integer(number) => ValueKind::I64(number),

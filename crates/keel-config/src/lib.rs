@@ -3,20 +3,23 @@
 //! This crate is the only one that reads environment variables or files for settings. It knows nothing of
 //! HTTP, databases or tracing: the other crates receive the typed [`Settings`] it produces.
 
+mod bounds;
+mod de;
 mod environment;
 mod error;
 mod layers;
 mod load;
 mod provenance;
+mod read;
 mod secret;
 mod settings;
 mod vars;
 
 pub use crate::environment::{Environment, UnknownEnvironment};
 pub use crate::error::{Error, Problem};
-pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, load};
+pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, LogFilterCheck, load};
 pub use crate::provenance::{COMMON_KEYS, Entry, Provenance, entries_to_json};
-pub use crate::secret::{ConnectionUrl, Secret, mask};
+pub use crate::secret::{ConnectionUrl, Fingerprints, Secret};
 pub use crate::settings::{
     AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, LogFormat, OtlpProtocol,
     RedisSettings, STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings, Settings,

@@ -6,16 +6,16 @@
 //! variables, explicit overrides. Every value carries its layer as its `config::Value` origin, which is how
 //! [`Provenance`] answers "where did this come from?".
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use config::{Config, ConfigError, ValueKind};
+use config::{Config, ValueKind};
 
 use crate::environment::Environment;
 use crate::error::{Error, Problem};
 use crate::layers::{self, Findings, Layer};
 use crate::provenance::Provenance;
-use crate::settings::{self, Section, Settings};
+use crate::read::Sections;
+use crate::settings::{self, Settings, TelemetrySettings};
 use crate::vars::{Override, Vars};
 
 /// The profile files, embedded so that the binary carries its own defaults.
@@ -41,7 +41,14 @@ pub struct LoadOptions {
     pub vars: Vars,
     /// `--set` assignments and test overrides (layer 7), applied in order.
     pub overrides: Vec<Override>,
+    /// Checks `telemetry.log_level` with the log subscriber's own parser, returning what is wrong and how
+    /// to fix it. This crate knows nothing of the subscriber, so the binary passes
+    /// `keel_ext_telemetry::check_log_filter`; `None` leaves the filter unchecked.
+    pub log_filter_check: Option<LogFilterCheck>,
 }
+
+/// See [`LoadOptions::log_filter_check`].
+pub type LogFilterCheck = fn(&str) -> Result<(), String>;
 
 /// The outcome of a successful load: typed settings plus where each value came from.
 #[derive(Debug, Clone)]
@@ -55,6 +62,10 @@ pub struct Loaded {
 
 /// Loads, merges, deserializes and validates the settings. On failure the error lists every problem.
 pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
+    let steering = layers::steering_not_unicode(&options.vars);
+    if !steering.is_empty() {
+        return Err(Error::new(steering));
+    }
     let (environment, environment_origin) = select_environment(options)?;
     let instance_dir = options
         .instance_dir
@@ -101,7 +112,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
             |name| format!("environment variable {name}"),
             &mut findings,
         ),
-        layers::overrides_layer(&options.overrides, &mut findings),
+        layers::overrides_layer(&options.overrides),
     ];
     // The environment picks the profile before any layer is read, so a layer cannot change it afterwards;
     // saying so beats ignoring the attempt.
@@ -150,8 +161,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         ));
     }
     // One section at a time, so that a mistake in one section does not hide those in the others.
-    // The embedded defaults always parse (a unit test loads them), so a failure here leaves the kind
-    // check without reference rather than stopping the load.
+    // The embedded defaults always parse (a unit test loads them); were they not to, bad values would
+    // merely have no stand-in while the rest of their section is read.
     let defaults: toml::Table = toml::from_str(DEFAULT_PROFILE).unwrap_or_default();
     problems.extend(undeclared_flags(&tree, &defaults, &provenance));
     let mut read = Sections {
@@ -168,10 +179,18 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         read.section("database"),
         read.section("redis"),
         read.section("static_files"),
-        read.section("telemetry"),
+        read.section::<TelemetrySettings>("telemetry"),
         read.section("features"),
         read.section("flag_sync"),
     );
+    if let (Some(telemetry), Some(check)) = (&sections.6, options.log_filter_check)
+        && let Err(message) = check(&telemetry.log_level)
+    {
+        let origin = provenance
+            .source_of("telemetry.log_level")
+            .unwrap_or("unknown");
+        problems.push(Problem::at_key("telemetry.log_level", origin, message));
+    }
     let settings = match sections {
         (
             Some(app),
@@ -237,206 +256,6 @@ fn undeclared_flags(
             )
         })
         .collect()
-}
-
-/// Reads sections out of the merged tree, collecting every problem.
-struct Sections<'a> {
-    tree: &'a config::Map<String, config::Value>,
-    /// `profiles/default.toml`, whose value kinds say what each key holds.
-    defaults: &'a toml::Table,
-    provenance: &'a Provenance,
-    environment: Environment,
-    problems: &'a mut Vec<Problem>,
-}
-
-impl Sections<'_> {
-    /// Deserializes and validates one section, recording problems (with the key and the layer that set
-    /// it). The section is deserialized as the only entry of a map so that `config` reports errors with
-    /// the full dotted key (`server.port`), as it does for a whole document.
-    fn section<T: Section>(&mut self, name: &str) -> Option<T> {
-        let Some(value) = self.tree.get(name) else {
-            let problem = describe(
-                ConfigError::NotFound(name.to_owned()),
-                name,
-                self.provenance,
-            );
-            self.problems.push(problem);
-            return None;
-        };
-        if self.mismatched_kinds(name, value) {
-            return None;
-        }
-        let deserialized = Config::builder()
-            .add_source(Layer::entry(name, value.clone()))
-            .build()
-            .and_then(|only| only.try_deserialize::<BTreeMap<String, T>>());
-        let section = match deserialized {
-            Ok(mut sections) => sections.remove(name)?,
-            Err(error) => {
-                self.problems.push(describe(error, name, self.provenance));
-                return None;
-            }
-        };
-        for (key, message) in section.problems(self.environment) {
-            let origin = self.provenance.source_of(key).unwrap_or("unknown");
-            self.problems.push(Problem::at_key(key, origin, message));
-        }
-        Some(section)
-    }
-}
-
-impl Sections<'_> {
-    /// `config` converts freely between booleans and numbers (`port = true` would load as port 1), so a
-    /// boolean where the built-in default is a number, or the reverse, is reported here first. Strings are
-    /// left to `config`, which parses them (variables are always strings).
-    fn mismatched_kinds(&mut self, name: &str, value: &config::Value) -> bool {
-        let mut found = false;
-        let mut leaves = Vec::new();
-        collect_leaves(name, value, &mut leaves);
-        for (key, kind) in leaves {
-            let expected = default_kind(self.defaults, &key);
-            let message = match (expected, kind) {
-                (Some(DefaultKind::Number), ValueKind::Boolean(flag)) => {
-                    format!("must be a number, not {flag}")
-                }
-                (
-                    Some(DefaultKind::Boolean),
-                    ValueKind::I64(_) | ValueKind::U64(_) | ValueKind::Float(_),
-                ) => "must be true or false, not a number".to_owned(),
-                _ => continue,
-            };
-            let origin = self
-                .provenance
-                .source_of(&key)
-                .unwrap_or("unknown")
-                .to_owned();
-            self.problems.push(Problem::at_key(key, origin, message));
-            found = true;
-        }
-        found
-    }
-}
-
-/// The kinds of built-in default that `config` would convert into each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DefaultKind {
-    Number,
-    Boolean,
-}
-
-fn default_kind(defaults: &toml::Table, key: &str) -> Option<DefaultKind> {
-    let mut parts = key.split('.');
-    let mut value = defaults.get(parts.next()?)?;
-    for part in parts {
-        value = value.as_table()?.get(part)?;
-    }
-    match value {
-        toml::Value::Integer(_) | toml::Value::Float(_) => Some(DefaultKind::Number),
-        toml::Value::Boolean(_) => Some(DefaultKind::Boolean),
-        _ => None,
-    }
-}
-
-fn collect_leaves(path: &str, value: &config::Value, leaves: &mut Vec<(String, ValueKind)>) {
-    match &value.kind {
-        ValueKind::Table(table) => {
-            for (key, inner) in table {
-                collect_leaves(&format!("{path}.{key}"), inner, leaves);
-            }
-        }
-        kind => leaves.push((path.to_owned(), kind.clone())),
-    }
-}
-
-/// Turns `config`'s error into a problem in keel's words: the full dotted key, the layer that set it, and
-/// what the value should look like. The offending value is shown only for keys that are not secret.
-fn describe(error: ConfigError, section: &str, provenance: &Provenance) -> Problem {
-    let qualify = |key: Option<String>| match key {
-        Some(key) if key.starts_with(&format!("{section}.")) || key == section => key,
-        Some(key) => format!("{section}.{key}"),
-        None => section.to_owned(),
-    };
-    let origin_of = |key: &str| {
-        provenance
-            .source_of_key_or_table(key)
-            .unwrap_or("unknown")
-            .to_owned()
-    };
-    match error {
-        ConfigError::Type {
-            unexpected,
-            expected,
-            key,
-            ..
-        } => {
-            let key = qualify(key);
-            let found = if settings::is_secret(&key) {
-                "a value of another type".to_owned()
-            } else {
-                describe_found(&unexpected.to_string())
-            };
-            let origin = origin_of(&key);
-            Problem::at_key(
-                key,
-                origin,
-                format!("must be {}, not {found}", describe_expected(expected)),
-            )
-        }
-        ConfigError::At { error, key, .. } => {
-            let message = error.to_string();
-            let key = qualify(key);
-            // serde reports an unknown key relative to its table: "unknown field `prot`, expected one of …".
-            if let Some((field, rest)) = message
-                .strip_prefix("unknown field `")
-                .and_then(|rest| rest.split_once('`'))
-            {
-                let full_key = format!("{key}.{field}");
-                let known = rest
-                    .trim_start_matches(", expected one of ")
-                    .trim_start_matches(", expected ")
-                    .replace('`', "");
-                let origin = origin_of(&full_key);
-                return Problem::at_key(
-                    full_key,
-                    origin,
-                    format!("is not a setting: [{key}] has {known} (see docs/configuration.md)"),
-                );
-            }
-            let origin = origin_of(&key);
-            Problem::at_key(key, origin, message)
-        }
-        ConfigError::NotFound(key) => Problem::at_key(
-            key.clone(),
-            "no layer",
-            "is missing: a built-in profile should set it, so this is a bug in keel",
-        ),
-        other => Problem::at_key(section, origin_of(section), other.to_string()),
-    }
-}
-
-/// The offending value as an operator wrote it. `config` does not export its `Unexpected` type, so this
-/// trims its display (`64-bit unsigned integer \`70000\``, `string "eighty"`) to the value itself.
-fn describe_found(unexpected: &str) -> String {
-    if let Some((_, rest)) = unexpected.split_once('`') {
-        return rest.trim_end_matches('`').to_owned();
-    }
-    match unexpected {
-        "sequence" => "a list".to_owned(),
-        "map" => "a map".to_owned(),
-        "unit" => "an empty value".to_owned(),
-        other => other.strip_prefix("string ").unwrap_or(other).to_owned(),
-    }
-}
-
-/// `config`'s type names in the words of the configuration reference.
-fn describe_expected(expected: &str) -> String {
-    match expected {
-        "an unsigned 16 bit integer" => "a whole number from 0 to 65535".to_owned(),
-        "an unsigned 32 bit integer" => "a whole number from 0 to 4294967295".to_owned(),
-        "an unsigned 64 bit integer" | "an integer" => "a whole number".to_owned(),
-        "a boolean" => "true or false".to_owned(),
-        other => other.to_owned(),
-    }
 }
 
 fn select_environment(options: &LoadOptions) -> Result<(Environment, String), Error> {

@@ -6,6 +6,7 @@ use config::{Map, Value, ValueKind};
 use serde::Serialize;
 
 use crate::load::Loaded;
+use crate::secret::{ConnectionUrl, Fingerprints, Secret};
 
 /// For every leaf key (dotted, e.g. `server.port`), the layer that set its final value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,15 +94,51 @@ pub fn entries_to_json(entries: &[Entry], explain: bool) -> serde_json::Value {
     serde_json::Value::Object(object)
 }
 
+/// The source `--explain` shows for a setting no layer sets (an optional one left unset).
+pub(crate) const NOT_SET: &str = "not set by any layer";
+
 impl Loaded {
-    /// Every setting, masked, with its source, sorted by key.
+    /// Every setting, masked, with its source, sorted by key. Secrets show `***` and a fingerprint keyed
+    /// by the secret key (see [`Fingerprints`]).
     pub fn masked_entries(&self) -> Vec<Entry> {
-        // Serializing masks secrets: `Secret` and `ConnectionUrl` serialize to their masked form.
+        // Serializing masks secrets: `Secret` and `ConnectionUrl` serialize as `***`.
         let tree = serde_json::to_value(&self.settings).unwrap_or(serde_json::Value::Null);
         let mut entries = Vec::new();
         flatten("", &tree, &mut entries, &self.provenance);
+        let fingerprinted = self.fingerprinted();
+        for entry in &mut entries {
+            if let Some((_, Some(value))) = fingerprinted.iter().find(|(key, _)| *key == entry.key)
+            {
+                entry.value = serde_json::Value::String(value.clone());
+            }
+        }
         entries.sort_by(|a, b| a.key.cmp(&b.key));
         entries
+    }
+
+    /// The masked value with its fingerprint of every secret setting that is set. A secret missing here
+    /// still shows `***`, only without a fingerprint.
+    fn fingerprinted(&self) -> [(&'static str, Option<String>); 5] {
+        let settings = &self.settings;
+        let fingerprints = Fingerprints::new(&settings.security.secret_key);
+        let secret = |secret: &Secret| fingerprints.mask(secret.expose());
+        let url = |url: &ConnectionUrl| fingerprints.mask_url(url);
+        [
+            (
+                "security.secret_key",
+                Some(secret(&settings.security.secret_key)),
+            ),
+            (
+                "security.admin_token",
+                settings.security.admin_token.as_ref().map(secret),
+            ),
+            ("database.url", Some(url(&settings.database.url))),
+            ("redis.url", settings.redis.url.as_ref().map(url)),
+            (
+                "telemetry.otlp_endpoint",
+                settings.telemetry.otlp_endpoint.as_ref().map(url),
+            ),
+        ]
     }
 }
 
@@ -125,7 +162,10 @@ fn flatten(
         leaf => entries.push(Entry {
             key: prefix.to_owned(),
             value: leaf.clone(),
-            source: provenance.source_of(prefix).unwrap_or("unknown").to_owned(),
+            source: provenance
+                .source_of(prefix)
+                .unwrap_or(if leaf.is_null() { NOT_SET } else { "unknown" })
+                .to_owned(),
         }),
     }
 }

@@ -1,25 +1,73 @@
 //! Values that must never be printed: secrets and URLs that may carry a password.
 //!
 //! Both types reveal their value only through an explicit `expose…` call. Their `Debug`, `Display` and
-//! `Serialize` show the masked form `***` + a fingerprint, so two instances can be compared without
-//! anything that would help an attacker.
+//! `Serialize` show `***` in its place (`postgres://keel:***@db/keel`), so logs and error messages hold
+//! nothing of it. The masked view of the settings (`show-config`, `/ops/config`) adds a fingerprint made
+//! by [`Fingerprints`], so two instances can be compared without revealing anything.
 
 use std::fmt;
 
+use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
-/// How many hex digits of the SHA-256 a fingerprint shows: enough to tell values apart, too few to help
-/// a brute-force search of a real secret.
+/// What a masked value shows instead of itself.
+const MASK: &str = "***";
+
+/// How many hex digits of the keyed hash a fingerprint shows: enough to tell values apart, too few to
+/// help a brute-force search even with the key.
 const FINGERPRINT_HEX_DIGITS: usize = 8;
 
-/// `***` followed by the first hex digits of the value's SHA-256, e.g. `***3f2a9c1e`.
-pub fn mask(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    let mut hex = hex::encode(digest);
-    hex.truncate(FINGERPRINT_HEX_DIGITS);
-    format!("***{hex}")
+/// Separates the fingerprint key from every other use of the secret key (cookie signatures).
+const FINGERPRINT_CONTEXT: &[u8] = b"keel: fingerprints of the masked settings view";
+
+/// Makes fingerprints: `***` followed by the first hex digits of an HMAC-SHA256 of the value, keyed with
+/// a key derived from `security.secret_key`.
+///
+/// An unkeyed hash would let anyone holding a log or a screenshot confirm a guessed password offline
+/// (`printf hunter2 | sha256sum`); keyed, a guess can be checked only by someone who also holds the
+/// secret key. Instances that share a secret key show the same fingerprint for the same value.
+#[derive(Clone)]
+pub struct Fingerprints {
+    key: [u8; 32],
+}
+
+impl Fingerprints {
+    pub fn new(secret_key: &Secret) -> Fingerprints {
+        let mut mac = hmac(secret_key.expose().as_bytes());
+        mac.update(FINGERPRINT_CONTEXT);
+        Fingerprints {
+            key: mac.finalize().into_bytes().into(),
+        }
+    }
+
+    /// `***` and the fingerprint of `value`, e.g. `***3f2a9c1e`.
+    pub fn mask(&self, value: &str) -> String {
+        let mut mac = hmac(&self.key);
+        mac.update(value.as_bytes());
+        let mut digits = hex::encode(mac.finalize().into_bytes());
+        digits.truncate(FINGERPRINT_HEX_DIGITS);
+        format!("{MASK}{digits}")
+    }
+
+    /// `url` with its password replaced by its fingerprint.
+    pub fn mask_url(&self, url: &ConnectionUrl) -> String {
+        url.masked_with(|password| self.mask(password))
+    }
+}
+
+/// The key is never shown.
+impl fmt::Debug for Fingerprints {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fingerprints")
+    }
+}
+
+fn hmac(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes a key of any length, so this never fails.
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()))
 }
 
 /// A secret setting (`security.secret_key`, tokens, passwords).
@@ -36,9 +84,9 @@ impl Secret {
         self.0.expose_secret()
     }
 
-    /// The masked form, safe to print.
+    /// The masked form, safe to print: `***`.
     pub fn masked(&self) -> String {
-        mask(self.expose())
+        MASK.to_owned()
     }
 }
 
@@ -66,8 +114,8 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// A connection URL (`database.url`): shown with its password masked, e.g.
-/// `postgres://keel:***3f2a9c1e@db:5432/keel`. URLs without a password are shown as they are.
+/// A connection URL (`database.url`, `redis.url`, `telemetry.otlp_endpoint`): shown with its password
+/// masked, e.g. `postgres://keel:***@db:5432/keel`. URLs without a password are shown as they are.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnectionUrl(String);
 
@@ -81,14 +129,19 @@ impl ConnectionUrl {
         &self.0
     }
 
-    /// The URL with its password (in the user info, or a `password=` query parameter) replaced by its
-    /// masked form; safe to print and log.
+    /// The URL with its password (in the user info, or a `password=` query parameter) replaced by `***`;
+    /// safe to print and log.
     pub fn masked(&self) -> String {
+        self.masked_with(|_| MASK.to_owned())
+    }
+
+    /// The URL with its password replaced by `mask(password)`.
+    fn masked_with(&self, mask: impl Fn(&str) -> String) -> String {
         // Not a URL we understand, so we cannot tell where a password would be: hide it all.
         let Ok(mut parsed) = url::Url::parse(&self.0) else {
             return mask(&self.0);
         };
-        if let Some(masked_password) = parsed.password().map(mask)
+        if let Some(masked_password) = parsed.password().map(&mask)
             && parsed.set_password(Some(&masked_password)).is_err()
         {
             // The URL cannot carry a password after all: hide everything rather than guess.
@@ -128,6 +181,16 @@ impl ConnectionUrl {
             .filter(|value| !value.is_empty())
     }
 
+    /// `message` with this URL and its password replaced by their masked forms. Drivers and clients
+    /// quote the URL or the connection string they failed on, so their messages pass through this first.
+    pub fn redact(&self, message: &str) -> String {
+        let mut redacted = message.replace(&self.0, &self.masked());
+        if let Some(password) = self.password() {
+            redacted = redacted.replace(&password, MASK);
+        }
+        redacted
+    }
+
     /// The scheme (`sqlite`, `postgres`, …), or `None` when the text is not a URL.
     pub fn scheme(&self) -> Option<&str> {
         self.0.split_once(':').map(|(scheme, _)| scheme)
@@ -160,6 +223,8 @@ impl<'de> Deserialize<'de> for ConnectionUrl {
 
 #[cfg(test)]
 mod tests {
+    use sha2::Digest as _;
+
     use super::*;
 
     const CANARY: &str = "canary-7f3b2e-never-print-me";
@@ -180,44 +245,64 @@ mod tests {
     }
 
     #[test]
-    fn the_mask_is_a_stable_short_fingerprint() {
-        assert_eq!(mask("abc"), "***ba7816bf");
-        assert_eq!(mask("abc"), mask("abc"));
-        assert_ne!(mask("abc"), mask("abd"));
+    fn fingerprints_are_keyed_by_the_secret_key_and_stable_for_it() {
+        let one = Fingerprints::new(&Secret::new("one-secret-key"));
+        let other = Fingerprints::new(&Secret::new("another-secret-key"));
+        let fingerprint = one.mask("hunter2");
+        assert_eq!(fingerprint.len(), 3 + FINGERPRINT_HEX_DIGITS);
+        assert!(fingerprint.starts_with("***"), "{fingerprint}");
+        assert_eq!(fingerprint, one.mask("hunter2"));
+        assert_ne!(fingerprint, one.mask("hunter3"));
+        assert_ne!(fingerprint, other.mask("hunter2"));
+        // Not the unkeyed hash, which anyone could compute from a guess.
+        let unkeyed = hex::encode(Sha256::digest(b"hunter2"));
+        assert!(!unkeyed.starts_with(&fingerprint[3..]), "{fingerprint}");
+        assert_eq!(format!("{one:?}"), "Fingerprints");
     }
 
     #[test]
     fn url_passwords_are_masked_and_the_rest_is_kept() {
+        let fingerprints = Fingerprints::new(&Secret::new("a-secret-key"));
+        let keyed = fingerprints.mask(CANARY);
+        // (url, masked for messages, masked with a fingerprint for the settings view)
         let cases = [
             (
                 format!("postgres://keel:{CANARY}@db:5432/keel"),
-                format!("postgres://keel:{}@db:5432/keel", mask(CANARY)),
+                "postgres://keel:***@db:5432/keel".to_owned(),
+                format!("postgres://keel:{keyed}@db:5432/keel"),
             ),
             (
                 "sqlite://instance/keel.sqlite3?mode=rwc".to_owned(),
                 "sqlite://instance/keel.sqlite3?mode=rwc".to_owned(),
+                "sqlite://instance/keel.sqlite3?mode=rwc".to_owned(),
             ),
             (
+                "redis://127.0.0.1:6379".to_owned(),
                 "redis://127.0.0.1:6379".to_owned(),
                 "redis://127.0.0.1:6379".to_owned(),
             ),
             (
                 format!("not a url {CANARY}"),
-                mask(&format!("not a url {CANARY}")),
+                "***".to_owned(),
+                fingerprints.mask(&format!("not a url {CANARY}")),
             ),
             (
                 format!("postgres://keel@db/keel?sslmode=require&password={CANARY}"),
-                format!(
-                    "postgres://keel@db/keel?sslmode=require&password={}",
-                    mask(CANARY)
-                ),
+                "postgres://keel@db/keel?sslmode=require&password=***".to_owned(),
+                format!("postgres://keel@db/keel?sslmode=require&password={keyed}"),
+            ),
+            (
+                format!("https://collector:{CANARY}@otlp.example:4318"),
+                "https://collector:***@otlp.example:4318/".to_owned(),
+                format!("https://collector:{keyed}@otlp.example:4318/"),
             ),
         ];
-        for (url, expected) in cases {
+        for (url, masked, fingerprinted) in cases {
             let url = ConnectionUrl::new(url);
-            assert_eq!(url.masked(), expected);
-            assert_eq!(format!("{url:?}"), expected);
-            assert_eq!(format!("{url}"), expected);
+            assert_eq!(url.masked(), masked);
+            assert_eq!(format!("{url:?}"), masked);
+            assert_eq!(format!("{url}"), masked);
+            assert_eq!(fingerprints.mask_url(&url), fingerprinted);
         }
     }
 }

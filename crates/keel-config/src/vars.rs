@@ -1,58 +1,80 @@
 //! The loader's inputs from outside the files: a snapshot of environment variables, and explicit overrides.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, Problem};
 
 /// A snapshot of environment variables. The loader never reads the process environment itself, so tests
 /// can pass their own variables and run in parallel.
 #[derive(Debug, Clone, Default)]
-pub struct Vars(BTreeMap<String, String>);
+pub struct Vars {
+    values: BTreeMap<String, String>,
+    /// Variables whose value is not valid UTF-8: present, but unreadable. The loader names those meant
+    /// for keel instead of silently treating them as unset.
+    not_unicode: BTreeSet<String>,
+}
 
 impl Vars {
-    /// The variables of this process. A value that is not valid UTF-8 is replaced by a marker, so the
-    /// loader can name the variable when it is meant for keel.
+    /// The variables of this process.
     pub fn from_process() -> Self {
-        Vars(
-            std::env::vars_os()
-                .map(|(name, value)| {
-                    let value = value
-                        .into_string()
-                        .unwrap_or_else(|_| NOT_UNICODE.to_owned());
-                    (name.to_string_lossy().into_owned(), value)
-                })
-                .collect(),
-        )
+        let mut vars = Vars::default();
+        for (name, value) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            match value.into_string() {
+                Ok(value) => {
+                    vars.values.insert(name, value);
+                }
+                Err(_) => {
+                    vars.not_unicode.insert(name);
+                }
+            }
+        }
+        vars
     }
 
+    /// `self` with `name` set to a value that is not valid UTF-8, as [`Vars::from_process`] would see it.
+    #[cfg(test)]
+    pub(crate) fn with_not_unicode(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.values.remove(&name);
+        self.not_unicode.insert(name);
+        self
+    }
+
+    /// The value of `name`; `None` when it is unset or not valid UTF-8.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.values.get(name).map(String::as_str)
     }
 
+    /// Whether `name` is set, readable or not.
     pub fn contains(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+        self.values.contains_key(name) || self.not_unicode.contains(name)
     }
 
-    /// Every variable, sorted by name.
+    /// Every readable variable, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0
+        self.values
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
+    /// The names of the variables whose value is not valid UTF-8, sorted.
+    pub fn not_unicode(&self) -> impl Iterator<Item = &str> {
+        self.not_unicode.iter().map(String::as_str)
     }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Vars {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Vars(
-            iter.into_iter()
+        Vars {
+            values: iter
+                .into_iter()
                 .map(|(name, value)| (name.into(), value.into()))
                 .collect(),
-        )
+            not_unicode: BTreeSet::new(),
+        }
     }
 }
-
-/// Stands in for a variable value that is not valid UTF-8, so the loader can name the variable.
-pub(crate) const NOT_UNICODE: &str = "\u{0}keel: not unicode\u{0}";
 
 /// One explicit override, `section.key=value`: from `--set` or from code (tests).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -65,21 +65,12 @@ pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
         })?
         .map_err(|source| Error::Connect {
             url: settings.url.masked(),
-            reason: redact(&source.to_string(), &settings.url),
+            reason: settings.url.redact(&source.to_string()),
         })?;
     Ok(Db {
         connection,
         backend,
     })
-}
-
-/// `message` with the connection URL and its password replaced by their masked forms.
-fn redact(message: &str, url: &keel_config::ConnectionUrl) -> String {
-    let mut redacted = message.replace(url.expose(), &url.masked());
-    if let Some(password) = url.password() {
-        redacted = redacted.replace(&password, "***");
-    }
-    redacted
 }
 
 /// `database.log_statements` as the `log` level sqlx uses (the value was validated by `keel-config`).
@@ -127,7 +118,7 @@ mod tests {
     fn driver_messages_never_keep_the_url_or_password() {
         let url = keel_config::ConnectionUrl::new("postgres://keel:s3cr%2Ft@db/keel");
         let message = "The connection string 'postgres://keel:s3cr%2Ft@db/keel' cannot be parsed; also s3cr%2Ft";
-        let redacted = redact(message, &url);
+        let redacted = url.redact(message);
         assert!(!redacted.contains("s3cr"), "{redacted}");
         assert!(redacted.contains(&url.masked()), "{redacted}");
     }

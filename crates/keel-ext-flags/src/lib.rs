@@ -25,6 +25,7 @@ pub use crate::persist::AuditEntry;
 pub use crate::store::{
     ACTOR_MAX_CHARS, Announcement, Change, Changed, Flag, FlagState, FlagStore, Snapshot, Source,
 };
+pub use crate::sync::probe_redis;
 pub use crate::visitor::{Flags, VisitorCookies};
 
 /// Everything the flag store can fail with. Messages name the flag or setting, never a secret.
@@ -40,6 +41,8 @@ pub enum Error {
     Catalog(String),
     #[error("redis.url {url} cannot be used: {reason}")]
     RedisUrl { url: String, reason: String },
+    #[error("Redis at {url} fails: {reason}")]
+    RedisUnavailable { url: String, reason: String },
     #[error(transparent)]
     Database(#[from] keel_ext_db::Error),
 }

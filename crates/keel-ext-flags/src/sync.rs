@@ -113,6 +113,31 @@ async fn receive(store: &Weak<Shared>, pubsub: redis::aio::PubSub) -> Option<Str
     }
 }
 
+/// Connects to Redis at `url` (authenticating with the URL's credentials) and sends a PING, each step
+/// within [`REDIS_TIMEOUT`]: what `keel check` reports. The error never holds the password.
+pub async fn probe_redis(url: &ConnectionUrl) -> Result<(), Error> {
+    let unavailable = |reason: String| Error::RedisUnavailable {
+        url: url.masked(),
+        reason: url.redact(&reason),
+    };
+    let client = redis::Client::open(url.expose()).map_err(|error| Error::RedisUrl {
+        url: url.masked(),
+        reason: url.redact(&error.to_string()),
+    })?;
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(REDIS_TIMEOUT));
+    let mut connection = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|error| unavailable(error.to_string()))?;
+    redis::cmd("PING")
+        .query_async::<String>(&mut connection)
+        .await
+        .map(drop)
+        .map_err(|error| unavailable(error.to_string()))
+}
+
 /// Publishes flag changes. Cheap to clone; the publishing connection is opened on first use and
 /// reopened after a failure.
 #[derive(Clone)]
@@ -138,7 +163,7 @@ impl Announcer {
     pub(crate) fn new(url: &ConnectionUrl, channel: &str) -> Result<Announcer, Error> {
         let client = redis::Client::open(url.expose()).map_err(|error| Error::RedisUrl {
             url: url.masked(),
-            reason: error.to_string(),
+            reason: url.redact(&error.to_string()),
         })?;
         Ok(Announcer {
             client,

@@ -1,10 +1,10 @@
 //! Trace export: the tracer provider (resource, sampler, batch processor, OTLP/HTTP exporter), the filter
-//! that keeps exporter failures from flooding the logs, and the reachability probe of `keel check`.
+//! that keeps exporter failures from flooding the logs.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use keel_config::{OtlpProtocol, Settings};
+use keel_config::{ConnectionUrl, OtlpProtocol, Settings};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::Resource;
@@ -48,15 +48,7 @@ pub(crate) fn provider(settings: &Settings) -> Result<SdkTracerProvider, Error> 
         OtlpProtocol::Grpc => {
             // tonic needs the tokio runtime, so this processor runs as a task on it; the caller must be
             // inside a runtime (keel-server builds telemetry after starting its runtime).
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.clone())
-                .with_timeout(EXPORT_TIMEOUT)
-                .build()
-                .map_err(|error| Error::Exporter {
-                    endpoint: endpoint.clone(),
-                    reason: error.to_string(),
-                })?;
+            let exporter = grpc_exporter(endpoint, EXPORT_TIMEOUT)?;
             builder.with_span_processor(
                 span_processor_with_async_runtime::BatchSpanProcessor::builder(exporter, Tokio)
                     .build(),
@@ -66,17 +58,32 @@ pub(crate) fn provider(settings: &Settings) -> Result<SdkTracerProvider, Error> 
     .build())
 }
 
+/// The OTLP/gRPC exporter; it must be built inside a tokio runtime.
+pub(crate) fn grpc_exporter(
+    endpoint: &ConnectionUrl,
+    timeout: Duration,
+) -> Result<opentelemetry_otlp::SpanExporter, Error> {
+    opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint.expose())
+        .with_timeout(timeout)
+        .build()
+        .map_err(|error| Error::Exporter {
+            endpoint: endpoint.masked(),
+            reason: endpoint.redact(&error.to_string()),
+        })
+}
+
 /// The OTLP/HTTP protobuf exporter, sending to `<endpoint>/v1/traces`.
-fn http_exporter(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter, Error> {
-    let traces_url = traces_url(endpoint);
+fn http_exporter(endpoint: &ConnectionUrl) -> Result<opentelemetry_otlp::SpanExporter, Error> {
     let failed = |reason: String| Error::Exporter {
-        endpoint: traces_url.clone(),
-        reason,
+        endpoint: traces_url(&endpoint.masked()),
+        reason: endpoint.redact(&reason),
     };
     opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(traces_url.clone())
+        .with_endpoint(traces_url(endpoint.expose()))
         .with_timeout(EXPORT_TIMEOUT)
         // The default batch processor exports from its own thread with a blocking client, never on a
         // request's runtime thread. The client is passed explicitly because a feature enabled anywhere in
@@ -88,7 +95,7 @@ fn http_exporter(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter, Err
 }
 
 /// The traces URL for a collector's base URL: `<base>/v1/traces`, unless it already ends so.
-fn traces_url(endpoint: &str) -> String {
+pub(crate) fn traces_url(endpoint: &str) -> String {
     let base = endpoint.trim_end_matches('/');
     if base.ends_with("/v1/traces") {
         base.to_owned()
@@ -109,28 +116,6 @@ fn blocking_client() -> Result<reqwest::blocking::Client, String> {
     .join()
     .map_err(|_| "building the HTTP client panicked".to_owned())?
     .map_err(|error| error.to_string())
-}
-
-/// Checks that something accepts connections at the endpoint's host and port, within two seconds.
-pub async fn probe_endpoint(endpoint: &str) -> Result<(), Error> {
-    let unreachable = |reason: String| Error::Unreachable {
-        endpoint: endpoint.to_owned(),
-        reason,
-    };
-    let url = url::Url::parse(endpoint).map_err(|error| unreachable(error.to_string()))?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| unreachable("the URL has no host".to_owned()))?
-        .to_owned();
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| unreachable("the URL has no port".to_owned()))?;
-    let connect = tokio::net::TcpStream::connect((host, port));
-    match tokio::time::timeout(Duration::from_secs(2), connect).await {
-        Ok(Ok(_stream)) => Ok(()),
-        Ok(Err(error)) => Err(unreachable(error.to_string())),
-        Err(_elapsed) => Err(unreachable("no answer within 2 s".to_owned())),
-    }
 }
 
 /// A per-layer filter letting exporter diagnostics (events whose target starts with `opentelemetry`)

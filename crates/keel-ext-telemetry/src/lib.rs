@@ -6,6 +6,8 @@
 //! handlers: the app factory hands it a request's method, route template, request id and headers.
 
 mod export;
+mod filter;
+mod probe;
 mod request;
 
 use std::time::Duration;
@@ -20,7 +22,8 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
-pub use crate::export::probe_endpoint;
+pub use crate::filter::check_log_filter;
+pub use crate::probe::probe_endpoint;
 pub use crate::request::{record_status, request_span, trace_id_of};
 
 /// The subscriber or the exporter cannot be built from the settings.
@@ -34,6 +37,8 @@ pub enum Error {
     Exporter { endpoint: String, reason: String },
     #[error("the OTLP endpoint {endpoint} is not reachable: {reason}")]
     Unreachable { endpoint: String, reason: String },
+    #[error("the OTLP endpoint {endpoint} answers, but {reason}")]
+    Refused { endpoint: String, reason: String },
 }
 
 /// The running telemetry: owns the tracer provider, whose batch processor exports spans off the request

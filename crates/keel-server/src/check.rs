@@ -1,6 +1,7 @@
 //! `keel check`: is this configuration good to run? The settings were already validated when they loaded
-//! (a problem there exits with the configuration code before this runs); here keel also reaches what the
-//! settings point at (the database, the OTLP endpoint) and reports each check on its own line.
+//! (a problem there exits with the configuration code before this runs); here keel also reaches every
+//! service the settings point at — the database, Redis, the OTLP endpoint — signing in with the
+//! configured credentials as `serve` would, and reports each check on its own line.
 
 use keel_config::Loaded;
 use keel_ext_db::Db;
@@ -58,14 +59,26 @@ pub(crate) async fn check(loaded: &Loaded) -> Report {
         }
         Err(error) => report.fail(format!("database: {error}")),
     }
+    match &settings.redis.url {
+        None => report.pass("redis: not used (redis.url is not set)".to_owned()),
+        Some(url) => match keel_ext_flags::probe_redis(url).await {
+            Ok(()) => report.pass(format!("redis: {} answers", url.masked())),
+            Err(error) => report.fail(format!("redis: {error}")),
+        },
+    }
     match &settings.telemetry.otlp_endpoint {
         None => report.pass("traces: not exported (telemetry.otlp_endpoint is not set)".to_owned()),
-        Some(endpoint) => match keel_ext_telemetry::probe_endpoint(endpoint).await {
-            Ok(()) => report.pass(format!(
-                "traces: the OTLP endpoint {endpoint} accepts connections"
-            )),
-            Err(error) => report.fail(format!("traces: {error}")),
-        },
+        Some(endpoint) => {
+            match keel_ext_telemetry::probe_endpoint(endpoint, settings.telemetry.otlp_protocol)
+                .await
+            {
+                Ok(()) => report.pass(format!(
+                    "traces: the OTLP endpoint {} accepts an empty export",
+                    endpoint.masked()
+                )),
+                Err(error) => report.fail(format!("traces: {error}")),
+            }
+        }
     }
     report
 }

@@ -206,6 +206,7 @@ fn load_settings(cli: &Cli, vars: Vars) -> Result<Loaded, keel_config::Error> {
         dotenv_file: Some(".env".into()),
         vars,
         overrides,
+        log_filter_check: Some(keel_ext_telemetry::check_log_filter),
     })
 }
 

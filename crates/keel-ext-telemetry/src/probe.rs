@@ -1,0 +1,77 @@
+//! The check `keel check` runs against the OTLP endpoint: one empty export, over the protocol and with
+//! the credentials the real exporter uses, so a wrong port, a wrong protocol or refused credentials show
+//! up before `serve` quietly drops every span.
+
+use std::time::Duration;
+
+use keel_config::{ConnectionUrl, OtlpProtocol};
+use opentelemetry_sdk::trace::SpanExporter as _;
+
+use crate::Error;
+use crate::export::{grpc_exporter, traces_url};
+
+/// How long the probe may take, connection included.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Sends an export with no spans to `endpoint` and checks that the collector accepts it. Must run inside
+/// a tokio runtime.
+pub async fn probe_endpoint(endpoint: &ConnectionUrl, protocol: OtlpProtocol) -> Result<(), Error> {
+    match protocol {
+        OtlpProtocol::HttpProtobuf => probe_http(endpoint).await,
+        OtlpProtocol::Grpc => probe_grpc(endpoint).await,
+    }
+}
+
+async fn probe_http(endpoint: &ConnectionUrl) -> Result<(), Error> {
+    let unreachable = |reason: String| Error::Unreachable {
+        endpoint: endpoint.masked(),
+        reason: endpoint.redact(&reason),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(PROBE_TIMEOUT)
+        .build()
+        .map_err(|error| unreachable(error.to_string()))?;
+    // An empty body is a valid, empty `ExportTraceServiceRequest`.
+    let response = client
+        .post(traces_url(endpoint.expose()))
+        .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+        .send()
+        .await
+        // The error's URL would carry the password; the endpoint is named by the error itself.
+        .map_err(|error| unreachable(error.without_url().to_string()))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let reason = if matches!(status.as_u16(), 401 | 403) {
+        format!(
+            "it refused an empty export with {status}: check the credentials in telemetry.otlp_endpoint"
+        )
+    } else {
+        format!(
+            "it answered an empty export with {status}: is this the collector's OTLP/HTTP address (port 4318)?"
+        )
+    };
+    Err(Error::Refused {
+        endpoint: endpoint.masked(),
+        reason,
+    })
+}
+
+async fn probe_grpc(endpoint: &ConnectionUrl) -> Result<(), Error> {
+    let exporter = grpc_exporter(endpoint, PROBE_TIMEOUT)?;
+    match tokio::time::timeout(PROBE_TIMEOUT, exporter.export(Vec::new())).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(Error::Refused {
+            endpoint: endpoint.masked(),
+            reason: format!(
+                "an empty gRPC export failed ({}): is this the collector's OTLP/gRPC address (port 4317)?",
+                endpoint.redact(&error.to_string())
+            ),
+        }),
+        Err(_elapsed) => Err(Error::Unreachable {
+            endpoint: endpoint.masked(),
+            reason: format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+        }),
+    }
+}
