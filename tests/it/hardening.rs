@@ -2,9 +2,10 @@
 //! static files.
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Backend, TestApp, TestDatabase, spawn_app, spawn_app_in, spawn_app_with};
+use crate::helpers::{
+    Backend, TestApp, TestDatabase, spawn_app, spawn_app_in, spawn_app_with, status_line_after,
+};
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
@@ -12,18 +13,11 @@ async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
     spawn_app_with(TestDatabase::create(Backend::Sqlite).await, overrides).await
 }
 
-/// Sends `request` as raw bytes and returns the response's status line.
+/// Sends `request` as raw bytes on a new connection and returns the response's status line.
 async fn raw_status_line(app: &TestApp, request: &[u8]) -> String {
     let address = app.address.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    let mut response = vec![0; 1024];
-    let read = stream.read(&mut response).await.unwrap();
-    String::from_utf8_lossy(&response[..read])
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    status_line_after(&mut stream, request).await
 }
 
 #[tokio::test]

@@ -286,6 +286,23 @@ pub(crate) fn run_keel(
     }
 }
 
+/// Writes `request` (raw bytes) on `stream` and returns the status line of the answer, failing the test
+/// when none comes within 10 s.
+pub(crate) async fn status_line_after(stream: &mut TcpStream, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.unwrap();
+    let mut response = vec![0; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut response))
+        .await
+        .expect("no answer within 10 s")
+        .unwrap();
+    String::from_utf8_lossy(&response[..read])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// `web/static` of this checkout, whatever the test's working directory.
 pub(crate) fn static_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web/static")

@@ -13,6 +13,7 @@ mod database;
 mod flags;
 mod hardening;
 mod helpers;
+mod limits;
 mod process;
 mod routes;
 mod telemetry;

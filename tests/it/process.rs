@@ -26,8 +26,23 @@ impl KeelProcess {
     /// Starts `keel serve` in the testing environment on a free port with `vars`, and waits until it says
     /// where it listens.
     pub(crate) async fn start(vars: &[(&str, &str)]) -> KeelProcess {
+        KeelProcess::start_through(&[], vars).await
+    }
+
+    /// [`KeelProcess::start`], run through `launcher` (a program and its arguments that runs the
+    /// command after them, e.g. `prlimit --nofile=64:64 --`).
+    pub(crate) async fn start_through(launcher: &[&str], vars: &[(&str, &str)]) -> KeelProcess {
         let instance = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keel-test-binary"))
+        let binary = env!("CARGO_BIN_EXE_keel-test-binary");
+        let mut command = match launcher.split_first() {
+            Some((program, arguments)) => {
+                let mut command = Command::new(program);
+                command.args(arguments).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .arg(format!("--instance-dir={}", instance.path().display()))
             .arg(format!("--set=static_files.dir={}", static_dir().display()))
             .arg("--set=server.port=0")
@@ -90,6 +105,11 @@ impl KeelProcess {
                 self.logs.lock().unwrap().join("\n")
             );
         }
+    }
+
+    /// The process id (the launcher's, which execs keel in its place).
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
     }
 
     pub(crate) fn signal(&self, name: &str) {

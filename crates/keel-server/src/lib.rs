@@ -8,6 +8,7 @@
 //! This crate knows no routes, handlers or SQL: it parses, loads, starts what the app factory builds and
 //! stops it. Everything a request touches lives in the crates below it.
 
+mod accept;
 mod check;
 mod cli;
 mod flags;
@@ -221,6 +222,10 @@ fn execute(
         Command::Serve => {
             let runtime = runtime()?;
             let telemetry = telemetry_for(&runtime, &loaded, embedding)?;
+            // A process-wide limit: only the process itself changes it, never an embedding test.
+            if embedding.owns_process {
+                accept::raise_open_file_limit();
+            }
             runtime.block_on(serve::serve(loaded, embedding.extra_routes, telemetry))?;
             Ok(())
         }

@@ -20,6 +20,7 @@ use keel_config::Loaded;
 use keel_ext_telemetry::Telemetry;
 
 use crate::ExtraRoutes;
+use crate::accept::Acceptor;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
@@ -141,16 +142,11 @@ async fn accept(
     finishing: watch::Receiver<bool>,
     open_connection: mpsc::Sender<()>,
 ) {
+    let mut listener = Acceptor::new(listener);
     loop {
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
-                // Running out of file descriptors is the usual cause; the next accept may work again.
-                Err(error) => {
-                    tracing::warn!(%error, "cannot accept a connection");
-                    continue;
-                }
-            },
+            // Failures (out of file descriptors, usually) are retried with a pause inside `accept`.
+            (stream, _peer) = listener.accept() => stream,
             () = until_set(&mut stop) => return,
         };
         tokio::spawn(serve_connection(
