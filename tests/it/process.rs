@@ -246,6 +246,35 @@ async fn a_second_signal_exits_at_once_with_130() {
 }
 
 #[tokio::test]
+async fn requests_cut_by_the_grace_period_exit_75_after_an_orderly_shutdown() {
+    let mut keel = KeelProcess::start(&[("APP_SERVER__GRACEFUL_SHUTDOWN_TIMEOUT_SECS", "1")]).await;
+    let slow = tokio::spawn(
+        fresh_client()
+            .get(format!("{}/test/slow?ms=60000", keel.address))
+            .send(),
+    );
+    keel.wait_for_log("test: slow request started", Duration::from_secs(10))
+        .await;
+    keel.signal("TERM");
+    let status = keel.exit_status(Duration::from_secs(20)).await;
+    assert_eq!(
+        status.code(),
+        Some(i32::from(keel_server::EXIT_REQUESTS_CUT)),
+        "logs:\n{}",
+        keel.logs().join("\n")
+    );
+    // The rest of the shutdown still happened, and the cut is said on standard error.
+    keel.wait_for_log("\"stopped\"", Duration::from_secs(1))
+        .await;
+    keel.wait_for_log(
+        "in-flight requests were still running after 1 s (server.graceful_shutdown_timeout_secs) and were cut",
+        Duration::from_secs(1),
+    )
+    .await;
+    assert!(slow.await.unwrap().is_err(), "the slow request was not cut");
+}
+
+#[tokio::test]
 async fn every_log_line_is_json_and_no_secret_reaches_the_logs() {
     let database = tempfile::tempdir().unwrap();
     let database_url = format!(

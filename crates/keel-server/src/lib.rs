@@ -36,6 +36,10 @@ pub const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit code when a second SIGINT/SIGTERM cut a graceful shutdown short (128 + SIGINT, the shell's
 /// convention for "interrupted").
 pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code when in-flight requests outlived `server.graceful_shutdown_timeout_secs` and were cut
+/// (`EX_TEMPFAIL` from sysexits.h): the shutdown completed, but clients may have seen failures, which an
+/// orchestrator should be able to tell from a clean stop.
+pub const EXIT_REQUESTS_CUT: u8 = 75;
 /// Exit code for a configuration error (`EX_CONFIG` from BSD's sysexits.h), distinct from other failures
 /// so that deploy scripts can tell "fix the settings" from "the service broke".
 pub const EXIT_CONFIG: u8 = 78;
@@ -182,6 +186,8 @@ impl From<anyhow::Error> for Failure {
             message: format!("{error:#}"),
             exit_code: if error.downcast_ref::<serve::Interrupted>().is_some() {
                 EXIT_INTERRUPTED
+            } else if error.downcast_ref::<serve::RequestsCut>().is_some() {
+                EXIT_REQUESTS_CUT
             } else if unreachable {
                 EXIT_UNAVAILABLE
             } else if refused {

@@ -4,7 +4,8 @@
 //! accepted for `server.drain_delay_secs` (so a load balancer notices); then the listener closes, every
 //! connection finishes its in-flight request (keep-alive connections close after it) within
 //! `server.graceful_shutdown_timeout_secs`; then the database pool closes, queued spans are flushed to the
-//! collector (bounded), and `keel` exits 0. A second signal at any point exits at once.
+//! collector (bounded), and `keel` exits 0 — or 75 when the grace period ran out and requests were cut. A
+//! second signal at any point exits at once.
 //!
 //! Connections are served with hyper directly rather than `axum::serve`, because only hyper's builder can
 //! bound how long a client may take to send its headers.
@@ -28,6 +29,14 @@ use tokio::sync::{mpsc, watch};
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted by {0}: exiting at once")]
 pub(crate) struct Interrupted(&'static str);
+
+/// Requests were still running when the grace period ended, and were cut. The rest of the shutdown
+/// happened; the exit code tells an orchestrator that clients may have seen failures.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "in-flight requests were still running after {0} s (server.graceful_shutdown_timeout_secs) and were cut"
+)]
+pub(crate) struct RequestsCut(u64);
 
 /// How long closing the database pool may take at exit.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -102,9 +111,10 @@ pub(crate) async fn serve(
         grace.as_secs()
     );
     let all_closed = tokio::time::timeout(grace, connections_closed.recv());
-    if or_second_signal(&mut signals, all_closed).await?.is_err() {
+    let cut = or_second_signal(&mut signals, all_closed).await?.is_err();
+    if cut {
         tracing::warn!(
-            "in-flight requests did not finish within {} s; exiting anyway",
+            "in-flight requests did not finish within {} s; cutting them and exiting anyway",
             grace.as_secs()
         );
     }
@@ -130,6 +140,9 @@ pub(crate) async fn serve(
             .context("the telemetry flush failed")?;
     }
     tracing::info!("stopped");
+    if cut {
+        return Err(RequestsCut(grace.as_secs()).into());
+    }
     Ok(())
 }
 
