@@ -14,7 +14,8 @@
 //! 5. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`, or as an HTML error
 //!    page when the client's `Accept` prefers HTML (browsers);
 //! 6. catch panic: a panicking handler becomes a 500 and the process keeps serving;
-//! 7. body size limit (413) — outside the timeout, as tower-http's types require;
+//! 7. body size limit (413) — outside the timeout, as tower-http's types require — with axum's own
+//!    extractor limit set to the same `server.max_body_bytes`;
 //! 8. timeout (504);
 //! 9. CORS: only the origins in `security.cors_origins` (none by default);
 //! 10. the flag visitor (installed in `lib.rs`, where the flag store is at hand): hands each request its
@@ -32,7 +33,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -154,6 +155,10 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
             options.request_timeout,
         ))
         .layer(RequestBodyLimitLayer::new(options.max_body_bytes))
+        // axum's body extractors carry a limit of their own (2 MiB unless told otherwise), which would
+        // apply under this one and be reported as this one: both are `server.max_body_bytes`, for every
+        // route, a fork's included.
+        .layer(DefaultBodyLimit::max(options.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
             Arc::new(options.error_pages.clone()),
