@@ -106,6 +106,27 @@ async fn a_request_slower_than_the_timeout_is_504_json() {
 }
 
 #[tokio::test]
+async fn a_body_still_arriving_when_time_runs_out_is_408_and_closes_the_connection() {
+    let app = spawn_with(&[("server.request_timeout_secs", "1")]).await;
+    // Announces 100 bytes and sends five: the handler waits for the client.
+    let slow_upload = b"POST /test/echo HTTP/1.1\r\nHost: keel\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":";
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    assert_eq!(
+        status_line_after(&mut stream, slow_upload).await,
+        "HTTP/1.1 408 Request Timeout"
+    );
+    // The unread rest of the body would be taken for the next request: the connection is closed.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut rest),
+    )
+    .await;
+    assert!(read.is_ok(), "the connection stayed open");
+}
+
+#[tokio::test]
 async fn a_panicking_handler_is_a_500_and_the_app_keeps_serving() {
     let app = spawn_app(Backend::Sqlite).await;
     let response = app.get("/test/panic").await;

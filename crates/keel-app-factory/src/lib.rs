@@ -6,6 +6,7 @@
 //! black-box tests do the same.
 
 mod middleware;
+mod request_timeout;
 mod state;
 mod static_files;
 

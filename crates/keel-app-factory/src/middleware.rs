@@ -16,7 +16,8 @@
 //! 6. catch panic: a panicking handler becomes a 500 and the process keeps serving;
 //! 7. body size limit (413) — outside the timeout, as tower-http's types require — with axum's own
 //!    extractor limit set to the same `server.max_body_bytes`;
-//! 8. timeout (504);
+//! 8. timeout: 504, or 408 when the handler was still waiting for the client's body
+//!    (`request_timeout.rs`);
 //! 9. CORS: only the origins in `security.cors_origins` (none by default);
 //! 10. the flag visitor (installed in `lib.rs`, where the flag store is at hand): hands each request its
 //!     [`keel_ext_flags::Flags`] and sets the signed visitor cookie when an answer depended on it;
@@ -45,7 +46,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// The header that returns the request's trace id.
@@ -150,9 +150,9 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
         routes = routes.layer(cors.clone());
     }
     let mut routes = routes
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
+        .layer(middleware::from_fn_with_state(
             options.request_timeout,
+            crate::request_timeout::limit_time,
         ))
         .layer(RequestBodyLimitLayer::new(options.max_body_bytes))
         // axum's body extractors carry a limit of their own (2 MiB unless told otherwise), which would
