@@ -325,6 +325,43 @@ async fn static_files_are_cached_by_content_hash_and_never_escape_their_folder()
 }
 
 #[tokio::test]
+async fn hidden_files_and_folders_in_the_static_folder_are_404() {
+    let folder = tempfile::tempdir().unwrap();
+    let root = folder.path();
+    for (file, contents) in [
+        ("css/app.css", "body {}"),
+        (".env", "SECRET_KEY=canary-static-dotfile"),
+        (".git/config", "[core]"),
+        ("css/.env", "SECRET_KEY=canary-static-dotfile"),
+        (".well-hidden/index.css", "body {}"),
+    ] {
+        let path = root.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    let app = spawn_with(&[("static_files.dir", &root.display().to_string())]).await;
+    assert_eq!(app.get("/static/css/app.css").await.status(), 200);
+    for path in [
+        "/static/.env",
+        "/static/%2eenv",
+        "/static/%2Eenv",
+        "/static/.git/config",
+        "/static/%2egit%2fconfig",
+        "/static/css/.env",
+        "/static/css%2f.env",
+        "/static/css/%2eenv",
+        "/static/.well-hidden/index.css",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("canary-static-dotfile"), "{path}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"], "not-found", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn ops_config_needs_the_admin_token_and_shows_the_masked_view() {
     let token = "an-admin-token-for-the-black-box-tests-0123456789";
     let app = spawn_with(&[("security.admin_token", token)]).await;

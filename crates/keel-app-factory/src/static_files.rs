@@ -3,7 +3,8 @@
 //! A URL from `static_url()` carries `?v=<fingerprint>`; when that is the file's current fingerprint the
 //! response may be cached for a year, because a changed file gets a new URL. Anything else gets
 //! `static_files.max_age_secs`. Directories are never listed, and paths that try to leave the folder
-//! (`..`, encoded or not) are 404, like every missing file.
+//! (`..`, encoded or not) are 404, like every missing file. So are hidden files and folders (a name that
+//! starts with a dot, encoded or not): a stray `.env` or `.git` in the static folder must not be public.
 
 use std::path::Path;
 
@@ -11,8 +12,9 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use keel_blueprint_main::{STATIC_URL_PREFIX, StaticAssets};
+use keel_http::ErrorReport;
 use tower_http::services::ServeDir;
 
 #[derive(Debug, Clone)]
@@ -35,6 +37,24 @@ where
     Router::new()
         .nest_service(STATIC_URL_PREFIX, files)
         .layer(middleware::from_fn_with_state(caching, cache_control))
+        .layer(middleware::from_fn(hide_hidden_files))
+}
+
+/// Answers the app's ordinary 404 for a hidden file or folder, before the file server looks.
+async fn hide_hidden_files(request: Request, next: Next) -> Response {
+    if names_hidden_file(request.uri().path()) {
+        return ErrorReport::not_found().into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether a segment of `path` starts with a dot once percent-decoded, as the file server decodes it
+/// (`%2ehidden` and `css%2f.env` included; `..` and `.` too, which never name a file to serve).
+fn names_hidden_file(path: &str) -> bool {
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    decoded
+        .split(|byte| *byte == b'/' || *byte == b'\\')
+        .any(|segment| segment.first() == Some(&b'.'))
 }
 
 async fn cache_control(State(caching): State<Caching>, request: Request, next: Next) -> Response {
@@ -61,4 +81,34 @@ async fn cache_control(State(caching): State<Caching>, request: Request, next: N
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_names_are_found_however_they_are_encoded() {
+        let hidden = [
+            "/static/.env",
+            "/static/%2eenv",
+            "/static/%2Eenv",
+            "/static/.git/config",
+            "/static/css/.env",
+            "/static/css%2f.env",
+            "/static/css%5c.env",
+            "/static/../Cargo.toml",
+            "/static/./css/app.css",
+        ];
+        for path in hidden {
+            assert!(names_hidden_file(path), "{path}");
+        }
+        for path in [
+            "/static/css/app.css",
+            "/static/css/app.v2.css",
+            "/static/a%20b.txt",
+        ] {
+            assert!(!names_hidden_file(path), "{path}");
+        }
+    }
 }
