@@ -92,20 +92,66 @@ fn migrations_go_up_down_and_up_again_from_the_command_line() {
 }
 
 #[test]
-fn migrate_fresh_refuses_production_unless_forced() {
+fn migrate_fresh_refuses_staging_and_production_unless_forced() {
     let database = TestDatabase::create_blocking(Backend::Sqlite);
     let vars = [
         ("DATABASE_URL", database.url.as_str()),
         ("SECRET_KEY", SECRET_KEY),
     ];
-    let (code, _, stderr) = keel(&["--env", "prod", "migrate", "fresh"], &vars);
-    assert_eq!(code, EXIT_FAILURE);
-    assert_eq!(
-        stderr,
-        "keel: migrate fresh drops every table, and this is production: add --force if that is really what you want\n"
-    );
-    let (code, _, stderr) = keel(&["--env", "prod", "migrate", "fresh", "--force"], &vars);
-    assert_eq!(code, EXIT_SUCCESS, "{stderr}");
+    for environment in ["staging", "production"] {
+        let (code, _, stderr) = keel(&["--env", environment, "migrate", "fresh"], &vars);
+        assert_eq!(code, EXIT_FAILURE);
+        assert_eq!(
+            stderr,
+            format!(
+                "keel: migrate fresh drops every table, and this is {environment}: add --force if that is really what you want\n"
+            )
+        );
+        let (code, _, stderr) = keel(
+            &["--env", environment, "migrate", "fresh", "--force"],
+            &vars,
+        );
+        assert_eq!(code, EXIT_SUCCESS, "{stderr}");
+    }
+}
+
+#[test]
+fn migrate_down_in_staging_and_production_names_what_it_would_revert_and_needs_force() {
+    for environment in ["staging", "production"] {
+        let database = TestDatabase::create_blocking(Backend::Sqlite);
+        let vars = [
+            ("DATABASE_URL", database.url.as_str()),
+            ("SECRET_KEY", SECRET_KEY),
+        ];
+        let in_environment = |args: &[&str]| -> Vec<String> {
+            ["--env", environment]
+                .iter()
+                .chain(args)
+                .map(|arg| (*arg).to_owned())
+                .collect()
+        };
+        let run = |args: &[&str]| {
+            let args = in_environment(args);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            keel(&args, &vars)
+        };
+        let (code, _, stderr) = run(&["migrate", "up"]);
+        assert_eq!(code, EXIT_SUCCESS, "{stderr}");
+        let (code, _, stderr) = run(&["migrate", "down", "999"]);
+        assert_eq!(code, EXIT_FAILURE, "{environment}");
+        assert_eq!(
+            stderr,
+            format!(
+                "keel: migrate down 999 would revert 2 migration(s), dropping their tables and the data in them (m20261123_000002_create_flag_audit, m20261123_000001_create_feature_flags), and this is {environment}: add --force if that is really what you want\n"
+            )
+        );
+        // Nothing was reverted.
+        let (_, status, _) = run(&["migrate", "status"]);
+        assert!(!status.contains("pending"), "{status}");
+        let (code, stdout, stderr) = run(&["migrate", "down", "999", "--force"]);
+        assert_eq!(code, EXIT_SUCCESS, "{stderr}");
+        assert!(stdout.contains(": reverted 2: "), "{stdout}");
+    }
 }
 
 #[test]

@@ -56,12 +56,15 @@ pub(crate) enum MigrateCommand {
         /// How many to revert.
         #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         steps: u32,
+        /// Allow it in staging and production, where it would destroy real data.
+        #[arg(long)]
+        force: bool,
     },
     /// List applied and pending migrations.
     Status,
     /// Drop every table of the database and apply all migrations again.
     Fresh {
-        /// Allow it in production, where it would destroy real data.
+        /// Allow it in staging and production, where it would destroy real data.
         #[arg(long)]
         force: bool,
     },

@@ -1,21 +1,24 @@
-//! `keel migrate up | down [N] | status | fresh [--force]`: the database schema, explicitly.
+//! `keel migrate up | down [N] [--force] | status | fresh [--force]`: the database schema, explicitly.
 //!
 //! Development and testing migrate on start (`database.auto_migrate`); staging and production run
 //! `keel migrate up` as a release step, and `serve` refuses to start while migrations are pending.
 
 use anyhow::Context;
-use keel_config::{Environment, Settings};
+use keel_config::Settings;
 use keel_ext_db::Db;
 
 use crate::cli::MigrateCommand;
 
 /// Runs `command` and returns the report to print.
 pub(crate) async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<String> {
+    // Staging and production hold data worth keeping: what destroys it needs --force there.
+    let environment = settings.app.env;
+    let guarded = !environment.is_local();
     if let MigrateCommand::Fresh { force: false } = command
-        && settings.app.env == Environment::Production
+        && guarded
     {
         anyhow::bail!(
-            "migrate fresh drops every table, and this is production: add --force if that is really what you want"
+            "migrate fresh drops every table, and this is {environment}: add --force if that is really what you want"
         );
     }
     let db = Db::connect_with_retry(&settings.database)
@@ -31,7 +34,7 @@ pub(crate) async fn run(command: MigrateCommand, settings: &Settings) -> anyhow:
                 count => format!("{database}: applied {count}: {}\n", pending.join(", ")),
             }
         }
-        MigrateCommand::Down { steps } => {
+        MigrateCommand::Down { steps, force } => {
             let applied: Vec<String> = db
                 .migrations()
                 .await?
@@ -39,13 +42,21 @@ pub(crate) async fn run(command: MigrateCommand, settings: &Settings) -> anyhow:
                 .filter(|migration| migration.applied)
                 .map(|migration| migration.name)
                 .collect();
-            db.migrate_down(steps).await?;
             let reverted: Vec<&str> = applied
                 .iter()
                 .rev()
                 .take(steps as usize)
                 .map(String::as_str)
                 .collect();
+            if guarded && !force && !reverted.is_empty() {
+                db.close().await?;
+                anyhow::bail!(
+                    "migrate down {steps} would revert {} migration(s), dropping their tables and the data in them ({}), and this is {environment}: add --force if that is really what you want",
+                    reverted.len(),
+                    reverted.join(", ")
+                );
+            }
+            db.migrate_down(steps).await?;
             match reverted.len() {
                 0 => format!("{database}: nothing to revert\n"),
                 count => format!("{database}: reverted {count}: {}\n", reverted.join(", ")),
