@@ -190,6 +190,55 @@ fn an_unreachable_database_at_start_up_exits_69_after_the_deadline_with_the_url_
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
+#[test]
+fn a_sqlite_file_that_cannot_be_used_fails_at_once_naming_the_file_and_the_cause() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = |name: &str| folder.path().join(name).display().to_string();
+    std::fs::write(
+        path("notes.txt"),
+        "not a database, but text long enough to fill the header SQLite reads first: ".repeat(4),
+    )
+    .unwrap();
+    std::fs::create_dir(path("a-folder")).unwrap();
+    std::fs::write(path("empty.sqlite3"), "").unwrap();
+    let cannot_open = "it cannot be opened or created: check that the path names a file, not a folder, in a folder keel may write to (unable to open database file)";
+    // (file, URL options, expected cause)
+    let cases = [
+        (
+            path("notes.txt"),
+            "mode=rwc",
+            "it is not a SQLite database: point database.url at a SQLite file, or move this file away (file is not a database)",
+        ),
+        (path("a-folder"), "mode=rwc", cannot_open),
+        // A folder nobody may create files in, whoever runs the test (root included).
+        ("/proc/keel.sqlite3".to_owned(), "mode=rwc", cannot_open),
+        (
+            path("empty.sqlite3"),
+            "mode=ro",
+            "it is read-only (or opened with mode=ro): make the file and its folder writable (attempt to write a readonly database)",
+        ),
+    ];
+    for (file, options, cause) in cases {
+        let url = format!("sqlite://{file}?{options}");
+        // A long start-up timeout: retrying would show as exit code 69 after it, not 1 at once.
+        let vars = [
+            ("DATABASE_URL", url.as_str()),
+            ("APP_DATABASE__STARTUP_TIMEOUT_SECS", "3600"),
+        ];
+        let (code, _, stderr) = keel(&["--env", "test", "serve"], &vars);
+        assert_eq!(
+            (code, stderr),
+            (
+                EXIT_FAILURE,
+                format!(
+                    "keel: cannot start the app: cannot use the SQLite database file {file}: {cause}\n"
+                )
+            ),
+            "{url}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_schema_enforces_unique_flag_names_the_rollout_range_and_indexes_the_audit() {
     for backend in backends() {

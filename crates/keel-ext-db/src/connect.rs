@@ -63,9 +63,18 @@ pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
             url: settings.url.masked(),
             timeout: settings.connect_timeout(),
         })?
-        .map_err(|source| Error::Connect {
-            url: settings.url.masked(),
-            reason: settings.url.redact(&source.to_string()),
+        .map_err(|source| match crate::permanent::cause(&source, backend) {
+            Some(cause) => Error::Unusable {
+                what: match (backend, sqlite_file_path(url)) {
+                    (Backend::Sqlite, Some(path)) => format!("the SQLite database file {path}"),
+                    _ => format!("the database at {}", settings.url.masked()),
+                },
+                cause: settings.url.redact(&cause),
+            },
+            None => Error::Connect {
+                url: settings.url.masked(),
+                reason: settings.url.redact(&source.to_string()),
+            },
         })?;
     Ok(Db {
         connection,

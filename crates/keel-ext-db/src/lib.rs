@@ -6,6 +6,7 @@
 
 mod connect;
 pub mod entities;
+mod permanent;
 mod retry;
 
 use std::time::Duration;
@@ -52,6 +53,13 @@ pub enum Error {
         /// they cannot parse, so their error is never shown as it is.
         reason: String,
     },
+    /// The database answered, but in a way waiting cannot change (see `permanent.rs`).
+    #[error("cannot use {what}: {cause}")]
+    Unusable {
+        /// The SQLite file's path, or the URL with its password masked.
+        what: String,
+        cause: String,
+    },
     #[error(
         "cannot connect to the database at {url} within {timeout:?} (database.connect_timeout_secs)"
     )]
@@ -74,6 +82,14 @@ pub enum Error {
     Query(#[source] DbErr),
     #[error("applying migrations failed: {0}")]
     Migration(#[source] DbErr),
+}
+
+impl Error {
+    /// Whether retrying cannot help: a folder that cannot be created, a file that is not a database, a
+    /// refused password.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Error::CreateFolder { .. } | Error::Unusable { .. })
+    }
 }
 
 impl Db {

@@ -12,8 +12,16 @@ use crate::{Db, Error};
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// A deadline that never comes (a hundred years ahead).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
 pub(crate) async fn connect(settings: &DatabaseSettings) -> Result<Db, Error> {
-    let deadline = Instant::now() + settings.startup_timeout();
+    // The setting is bounded, so this cannot overflow; were it not, the deadline would be "never".
+    let deadline = Instant::now()
+        .checked_add(settings.startup_timeout())
+        .unwrap_or_else(far_future);
     let started = Instant::now();
     let mut backoff = FIRST_BACKOFF;
     let mut attempts = 0;
@@ -21,8 +29,8 @@ pub(crate) async fn connect(settings: &DatabaseSettings) -> Result<Db, Error> {
         attempts += 1;
         let error = match Db::connect(settings).await {
             Ok(db) => return Ok(db),
-            // A folder that cannot be created will not appear by waiting.
-            Err(error @ Error::CreateFolder { .. }) => return Err(error),
+            // A folder that cannot be created or a file that is not a database will not change by waiting.
+            Err(error) if error.is_permanent() => return Err(error),
             Err(error) => error,
         };
         let now = Instant::now();
