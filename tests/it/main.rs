@@ -9,6 +9,7 @@
 
 mod cli;
 mod crate_graph;
+mod data_store;
 mod database;
 mod flags;
 mod hardening;

@@ -107,6 +107,37 @@ impl KeelProcess {
         }
     }
 
+    /// Polls readiness on fresh connections until it answers `status`; fails the test after `deadline`.
+    /// Returns the body.
+    pub(crate) async fn readiness(&self, status: u16, deadline: Duration) -> Value {
+        let client = fresh_client();
+        let started = Instant::now();
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            let response = client
+                .get(format!("{}/api/v1/ready", self.address))
+                .send()
+                .await
+                .unwrap();
+            if response.status() == status {
+                return response.json().await.unwrap();
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "readiness still answered {} after {deadline:?}",
+                response.status()
+            );
+        }
+    }
+
+    /// Waits for a log line with `needle` (see [`KeelProcess::wait_for_log`]) and asserts that it also
+    /// holds `detail`.
+    pub(crate) async fn assert_logged(&self, needle: &str, detail: &str) {
+        let line = self.wait_for_log(needle, Duration::from_secs(5)).await;
+        assert!(line.contains(detail), "{detail:?} is not in {line}");
+    }
+
     /// The process id (the launcher's, which execs keel in its place).
     pub(crate) fn id(&self) -> u32 {
         self.child.id()
@@ -189,23 +220,7 @@ async fn sigterm_drains_readiness_finishes_in_flight_requests_then_refuses_conne
     keel.signal("TERM");
 
     // Readiness turns 503 at once, on connections that are still accepted during the drain delay.
-    let started = Instant::now();
-    let mut poll = tokio::time::interval(Duration::from_millis(50));
-    let draining = loop {
-        poll.tick().await;
-        let response = client
-            .get(format!("{}/api/v1/ready", keel.address))
-            .send()
-            .await
-            .unwrap();
-        if response.status() == 503 {
-            break response.json::<Value>().await.unwrap();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "readiness did not turn 503"
-        );
-    };
+    let draining = keel.readiness(503, Duration::from_secs(2)).await;
     assert_eq!(draining, json!({"status": "draining", "checks": {}}));
 
     // The request that was in flight completes normally.
@@ -216,6 +231,7 @@ async fn sigterm_drains_readiness_finishes_in_flight_requests_then_refuses_conne
     // After the drain delay the listener is closed: new connections are refused.
     let port_address = keel.address.trim_start_matches("http://").to_owned();
     let started = Instant::now();
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
     while tokio::net::TcpStream::connect(&port_address).await.is_ok() {
         poll.tick().await;
         assert!(

@@ -2,7 +2,8 @@
 //!
 //! Orchestrators restart a process whose liveness fails and stop routing to one whose readiness fails, so
 //! liveness deliberately checks nothing: a database outage must not restart every instance at once.
-//! Readiness fails on the database only. Redis, when configured, is reported but does not fail it: without
+//! Readiness fails on the database only, and asks it for the app's own tables (the migrations table), so
+//! a schema that is gone or a SQLite file deleted under the running app fail it, not only an outage. Redis, when configured, is reported but does not fail it: without
 //! Redis, flags keep their last state and changes arrive through the periodic resync, so taking every
 //! instance out of the load balancer during a Redis outage would turn a slower flag rollout into downtime.
 
@@ -133,6 +134,6 @@ fn safe_detail(cause: &keel_ext_db::Error) -> String {
         keel_ext_db::Error::Timeout(limit) => {
             format!("no answer within {} ms", limit.as_millis())
         }
-        _ => "the ping failed; see the server log".to_owned(),
+        _ => "the app's tables cannot be read; the server log has the cause".to_owned(),
     }
 }

@@ -1,6 +1,6 @@
 //! Opening the pool: per-backend options, and the SQLite folder that must exist before the file can.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keel_config::DatabaseSettings;
@@ -76,10 +76,60 @@ pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
                 reason: settings.url.redact(&source.to_string()),
             },
         })?;
+    let sqlite_file = match backend {
+        Backend::Sqlite => sqlite_file_path(url).map(SqliteFile::opened),
+        Backend::Postgres => None,
+    };
     Ok(Db {
         connection,
         backend,
+        sqlite_file,
     })
+}
+
+/// The file behind a SQLite pool, and which file it was when the pool opened it. Connections keep the
+/// file open, so when it is deleted or replaced they go on using the old one unnoticed — and a restart
+/// loses everything written since.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteFile {
+    path: PathBuf,
+    identity: Option<FileIdentity>,
+}
+
+/// Device and inode: what stays the same for one file and differs for its replacement.
+type FileIdentity = (u64, u64);
+
+impl SqliteFile {
+    fn opened(path: &str) -> SqliteFile {
+        let path = PathBuf::from(path);
+        let identity = identity_of(&path);
+        SqliteFile { path, identity }
+    }
+
+    /// Fails when the file is gone from its path, or another file took its place.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let now = identity_of(&self.path);
+        if now.is_none() || now != self.identity {
+            return Err(Error::SqliteFileGone {
+                path: self.path.display().to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn identity_of(path: &Path) -> Option<FileIdentity> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path)
+        .ok()
+        .map(|metadata| (metadata.dev(), metadata.ino()))
+}
+
+/// Without inodes, only a deleted file is noticed.
+#[cfg(not(unix))]
+fn identity_of(path: &Path) -> Option<FileIdentity> {
+    path.exists().then_some((0, 0))
 }
 
 /// `database.log_statements` as the `log` level sqlx uses (the value was validated by `keel-config`).

@@ -14,10 +14,11 @@ use std::time::Duration;
 use tracing::Instrument as _;
 
 use keel_migrations::Migrator;
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbErr};
 use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 pub use crate::connect::Backend;
+use crate::connect::SqliteFile;
 
 /// One migration and whether it has been applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,8 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Db {
     connection: DatabaseConnection,
     backend: Backend,
+    /// The SQLite file the pool opened, when the database is one.
+    sqlite_file: Option<SqliteFile>,
 }
 
 /// Everything the database layer can fail with. Messages never contain a password.
@@ -78,6 +81,10 @@ pub enum Error {
     },
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
+    #[error(
+        "the SQLite database file {path} was deleted or replaced while keel was running; the open connections still use the old file, whose writes a restart would lose: restore it or restart keel"
+    )]
+    SqliteFileGone { path: String },
     #[error("the database query failed: {0}")]
     Query(#[source] DbErr),
     #[error("applying migrations failed: {0}")]
@@ -113,17 +120,30 @@ impl Db {
         self.backend
     }
 
-    /// Checks that the database answers, within a bounded time so readiness probes never hang. The ping
-    /// is a `db.ping` span, a child of the request's span in traces.
+    /// Checks that the database can serve the app's own tables, within a bounded time so readiness
+    /// probes never hang: a SQLite file must still be the one the pool opened, and a query on the
+    /// migrations table must answer (a bare `SELECT 1` also answers on a database whose schema is gone).
+    /// The check is a `db.ping` span, a child of the request's span in traces.
     pub async fn ping(&self) -> Result<(), Error> {
+        if let Some(file) = &self.sqlite_file {
+            file.check()?;
+        }
         let span = tracing::info_span!(
             "db.ping",
             otel.kind = "client",
             db.system.name = self.backend.as_str()
         );
-        let ping = tokio::time::timeout(PING_TIMEOUT, self.connection.ping()).instrument(span);
-        match ping.await {
-            Ok(result) => result.map_err(Error::Query),
+        let select = sea_orm::sea_query::Query::select()
+            .expr(sea_orm::sea_query::Expr::val(1))
+            .from(Migrator::migration_table_name())
+            .limit(1)
+            .to_owned();
+        let query = self.connection.query_one(&select);
+        match tokio::time::timeout(PING_TIMEOUT, query)
+            .instrument(span)
+            .await
+        {
+            Ok(result) => result.map(drop).map_err(Error::Query),
             Err(_elapsed) => Err(Error::Timeout(PING_TIMEOUT)),
         }
     }
