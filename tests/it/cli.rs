@@ -726,3 +726,37 @@ fn every_bad_value_is_listed_even_next_to_an_unknown_key() {
         outcome.stderr
     );
 }
+
+#[test]
+fn every_command_passes_on_the_loaders_warnings() {
+    let warning = "keel: warning: ignoring environment variable APP_SERVER_PORT: keel settings are named APP_<SECTION>__<KEY> (two underscores), e.g. APP_SERVER__PORT\n";
+    for args in [&["show-config"][..], &["hello"], &["flags", "check"]] {
+        let outcome = keel(args, &[("APP_SERVER_PORT", "9000")]);
+        assert_eq!(outcome.code, EXIT_SUCCESS, "{args:?}: {}", outcome.stderr);
+        assert_eq!(outcome.stderr, warning, "{args:?}");
+    }
+    // `check` lists them in its report.
+    let outcome = keel(&["check"], &[("APP_SERVER_PORT", "9000")]);
+    assert!(
+        outcome
+            .stdout
+            .contains("  warning: ignoring environment variable APP_SERVER_PORT"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn a_failure_says_each_cause_once() {
+    let outcome = keel(
+        &["--env", "test", "serve"],
+        &[("DATABASE_URL", "sqlite:///proc/keel-missing/keel.sqlite3")],
+    );
+    assert_eq!(
+        (outcome.code, outcome.stderr.as_str()),
+        (
+            EXIT_FAILURE,
+            "keel: cannot start the app: cannot create the folder /proc/keel-missing for the SQLite database: No such file or directory (os error 2)\n"
+        )
+    );
+}

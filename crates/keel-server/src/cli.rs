@@ -47,6 +47,18 @@ pub(crate) enum Command {
     },
 }
 
+impl Command {
+    /// Whether running it installs the log subscriber (when keel is the process itself).
+    pub(crate) fn installs_telemetry(&self) -> bool {
+        matches!(
+            self,
+            Command::Serve
+                | Command::Migrate(_)
+                | Command::Flags(FlagsCommand::List | FlagsCommand::Set { .. })
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, Subcommand)]
 pub(crate) enum MigrateCommand {
     /// Apply every pending migration.

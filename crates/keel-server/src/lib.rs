@@ -130,13 +130,16 @@ where
             return EXIT_CONFIG;
         }
     };
-    match execute(
-        cli.command.unwrap_or_default(),
-        loaded,
-        out,
-        embedding,
-        &user,
-    ) {
+    let command = cli.command.unwrap_or_default();
+    // The loader's warnings (an ignored `APP_SERVER_PORT`, …) reach the operator whatever the command:
+    // through the log where one is installed, in the report of `check`, on standard error otherwise.
+    let logs_warnings = embedding.owns_process && command.installs_telemetry();
+    if !logs_warnings && !matches!(command, Command::Check) {
+        for warning in &loaded.warnings {
+            let _ = writeln!(err, "keel: warning: {warning}");
+        }
+    }
+    match execute(command, loaded, out, embedding, &user) {
         Ok(()) => EXIT_SUCCESS,
         Err(failure) => {
             let _ = writeln!(err, "keel: {}", failure.message);
@@ -181,9 +184,8 @@ impl From<anyhow::Error> for Failure {
                 Some(keel_app_factory::Error::PendingMigrations { .. })
             )
         });
-        // `{:#}` prints the whole chain of causes on one line.
         Failure {
-            message: format!("{error:#}"),
+            message: one_line(&error),
             exit_code: if error.downcast_ref::<serve::Interrupted>().is_some() {
                 EXIT_INTERRUPTED
             } else if error.downcast_ref::<serve::RequestsCut>().is_some() {
@@ -197,6 +199,24 @@ impl From<anyhow::Error> for Failure {
             },
         }
     }
+}
+
+/// The error and its causes on one line, each said once. Many errors, keel's and libraries', print their
+/// source in their own message too, and joining the chain as it is would repeat it
+/// (`…: Permission denied (os error 13): Permission denied (os error 13)`).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn load_settings(cli: &Cli, vars: Vars) -> Result<Loaded, keel_config::Error> {
