@@ -438,6 +438,39 @@ fn an_unknown_argument_is_a_usage_error() {
 }
 
 #[test]
+fn the_argument_parser_never_prints_a_value_given_to_set() {
+    let flag_like = format!("--{CANARY}");
+    let assignment = format!("security.admin_token={CANARY}");
+    let cases: [&[&str]; 6] = [
+        // A space instead of `=`: the secret would be taken for a command.
+        &["--set", "security.admin_token", CANARY],
+        &["--set", "security.admin_token", CANARY, "serve"],
+        &["show-config", "--set", "security.admin_token", CANARY],
+        &["--set=security.admin_token", CANARY, "show-config"],
+        &["--set", "security.admin_token", &flag_like],
+        &["flags", "set", "signup_v2", "maybe", "--set", &assignment],
+    ];
+    for args in cases {
+        let outcome = keel(args, &[]);
+        assert_eq!(outcome.code, EXIT_USAGE, "{args:?}");
+        assert!(
+            !outcome.stderr.contains(CANARY),
+            "{args:?}: {}",
+            outcome.stderr
+        );
+        assert!(outcome.stderr.starts_with("error: "), "{}", outcome.stderr);
+    }
+    let outcome = keel(&["--set", "security.admin_token", CANARY], &[]);
+    assert!(
+        outcome
+            .stderr
+            .starts_with("error: unrecognized subcommand '…'\n"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
 fn show_config_explains_each_source_and_speaks_json() {
     let outcome = keel(
         &["--env", "test", "show-config", "--explain"],

@@ -1,5 +1,6 @@
 //! The command line: global options shared by every command, and the commands.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -22,6 +23,41 @@ pub(crate) struct Cli {
 
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
+}
+
+/// `message` (the parser's, about `args`) without any value given to `--set`. A value may be a secret,
+/// and a mistyped `--set security.admin_token SECRET` (a space for the `=`) makes the parser quote the
+/// secret as an unknown command; the argument after a `--set` whose value has no `=` counts as a value.
+pub(crate) fn without_set_values(message: &str, args: &[OsString]) -> String {
+    let args: Vec<String> = args
+        .iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let mut values = Vec::new();
+    for (index, arg) in args.iter().enumerate() {
+        let (value, next) = match arg.strip_prefix("--set=") {
+            Some(value) => (Some(value), index + 1),
+            None if arg == "--set" => (args.get(index + 1).map(String::as_str), index + 2),
+            None => continue,
+        };
+        let Some(value) = value else { continue };
+        match value.split_once('=') {
+            Some((_key, secret)) => values.push(secret),
+            None => {
+                values.push(value);
+                values.extend(args.get(next).map(String::as_str));
+            }
+        }
+    }
+    let mut shown = message.to_owned();
+    // Quoted, a value of any length is found exactly; bare, only one long enough not to be a common word.
+    for value in values.into_iter().filter(|value| !value.is_empty()) {
+        shown = shown.replace(&format!("'{value}'"), "'…'");
+        if value.chars().count() >= 6 {
+            shown = shown.replace(value, "…");
+        }
+    }
+    shown
 }
 
 #[derive(Debug, Default, Subcommand)]

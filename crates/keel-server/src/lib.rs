@@ -105,11 +105,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => {
             // `--help` and `--version` arrive here too, as "errors" that go to standard output.
-            let rendered = error.render().to_string();
+            let rendered = cli::without_set_values(&error.render().to_string(), &args);
             if error.use_stderr() {
                 let _ = err.write_all(rendered.as_bytes());
                 return EXIT_USAGE;
