@@ -128,6 +128,38 @@ async fn a_page_behind_an_on_flag_is_served_and_linked() {
 }
 
 #[tokio::test]
+async fn an_actor_with_control_or_invisible_characters_never_reaches_the_audit_trail() {
+    let app = spawn_app_with(
+        TestDatabase::create(Backend::Sqlite).await,
+        &[("security.admin_token", TOKEN)],
+    )
+    .await;
+    // Right-to-left override, isolates, zero-width characters, a byte order mark, the Arabic letter
+    // mark, a line separator and a control character.
+    let invisible = [
+        "\u{202e}", "\u{202a}", "\u{2066}", "\u{2069}", "\u{200b}", "\u{200d}", "\u{200f}",
+        "\u{feff}", "\u{61c}", "\u{2028}", "\u{7}",
+    ];
+    for character in invisible {
+        let actor = format!("alice{character}gnp.exe");
+        let body = json!({"enabled": true, "actor": actor}).to_string();
+        let refused = app.post_json("/ops/flags/signup_v2", TOKEN, &body).await;
+        assert_eq!(refused.status(), 422, "{character:?}");
+    }
+    let accepted = json!({"enabled": true, "actor": "José Müller-Øst"}).to_string();
+    let response = app
+        .post_json("/ops/flags/signup_v2", TOKEN, &accepted)
+        .await;
+    assert_eq!(response.status(), 200);
+    let actors: Vec<String> = audit_rows(&app.database)
+        .await
+        .into_iter()
+        .map(|(actor, _, _)| actor)
+        .collect();
+    assert_eq!(actors, ["ops:José Müller-Øst"]);
+}
+
+#[tokio::test]
 async fn a_toggle_through_ops_is_audited_and_reaches_the_guard_for_every_backend() {
     for backend in backends() {
         let app = spawn_app_with(

@@ -203,13 +203,13 @@ pub(crate) fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<ChangeReq
         Some(Value::String(actor))
             if !actor.trim().is_empty()
                 && actor.chars().count() <= ACTOR_MAX_CHARS
-                && !actor.chars().any(char::is_control) =>
+                && actor.chars().all(keel_ext_flags::is_actor_char) =>
         {
             format!("ops:{}", actor.trim())
         }
         Some(_) => {
             return Err(unprocessable(format!(
-                "actor must be a name of 1 to {ACTOR_MAX_CHARS} characters, e.g. \"alice\""
+                "actor must be a name of 1 to {ACTOR_MAX_CHARS} letters, digits, spaces or . _ - @ + ' : /, e.g. \"alice\""
             )));
         }
     };
@@ -320,7 +320,12 @@ mod tests {
             (
                 r#"{"enabled": true, "actor": ""}"#,
                 422,
-                r#"actor must be a name of 1 to 64 characters, e.g. "alice""#,
+                r#"actor must be a name of 1 to 64 letters, digits, spaces or . _ - @ + ' : /, e.g. "alice""#,
+            ),
+            (
+                r#"{"enabled": true, "actor": "alice\u202egnp.exe"}"#,
+                422,
+                r#"actor must be a name of 1 to 64 letters, digits, spaces or . _ - @ + ' : /, e.g. "alice""#,
             ),
             (
                 "[true]",

@@ -24,6 +24,7 @@ pub use crate::guard::{RequireFlag, RequireFlagLayer, require_flag};
 pub use crate::persist::AuditEntry;
 pub use crate::store::{
     ACTOR_MAX_CHARS, Announcement, Change, Changed, Flag, FlagState, FlagStore, Snapshot, Source,
+    is_actor_char,
 };
 pub use crate::sync::probe_redis;
 pub use crate::visitor::{Flags, VisitorCookies};
@@ -35,7 +36,9 @@ pub enum Error {
     UnknownFlag { name: String, known: String },
     #[error("rollout_percent is {0}: write a share from 0 to 100")]
     RolloutOutOfRange(u8),
-    #[error("the actor must be 1 to 128 characters without control characters")]
+    #[error(
+        "the actor must be 1 to 128 letters, digits, spaces or . _ - @ + ' : / (no control or invisible characters)"
+    )]
     InvalidActor,
     #[error("the flag catalogue and [features] disagree: {0}")]
     Catalog(String),

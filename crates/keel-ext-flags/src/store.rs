@@ -30,6 +30,14 @@ use crate::sync::{Announcer, Outage, RedisStatus};
 /// The longest actor name an audit row records.
 pub const ACTOR_MAX_CHARS: usize = 128;
 
+/// Whether `c` may appear in an actor name: a letter or digit of any script, a space, or one of
+/// `. _ - @ + ' : /`. A list of what is allowed rather than of what is not: control characters, and the
+/// invisible ones that reorder or hide text (bidi overrides such as U+202E, zero-width joiners, byte
+/// order marks), would make the audit trail say something else than what it holds.
+pub fn is_actor_char(c: char) -> bool {
+    c.is_alphanumeric() || " ._-@+':/".contains(c)
+}
+
 /// What an operator sets: on or off, and for which share of visitors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FlagState {
@@ -366,7 +374,7 @@ impl FlagStore {
         }
         if actor.is_empty()
             || actor.chars().count() > ACTOR_MAX_CHARS
-            || actor.chars().any(char::is_control)
+            || !actor.chars().all(is_actor_char)
         {
             return Err(Error::InvalidActor);
         }

@@ -149,11 +149,11 @@ fn describe(state: &FlagState) -> String {
 }
 
 /// The audit actor for a command-line change: `cli:<user>`, with the user name cut to fit and
-/// stripped of control characters (it comes from the environment).
+/// stripped of what an actor may not hold (it comes from the environment).
 fn actor(user: &str) -> String {
     let user: String = user
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| keel_ext_flags::is_actor_char(*c))
         .take(ACTOR_MAX_CHARS - "cli:".len())
         .collect();
     if user.is_empty() {
@@ -172,9 +172,10 @@ mod tests {
     }
 
     #[test]
-    fn the_cli_actor_is_cut_to_fit_and_has_no_control_characters() {
+    fn the_cli_actor_is_cut_to_fit_and_has_no_control_or_invisible_characters() {
         assert_eq!(actor("alice"), "cli:alice");
         assert_eq!(actor("al\nice"), "cli:alice");
+        assert_eq!(actor("al\u{202e}ice"), "cli:alice");
         assert_eq!(actor(""), "cli:unknown");
         assert_eq!(actor(&"x".repeat(500)).chars().count(), ACTOR_MAX_CHARS);
     }
