@@ -16,5 +16,7 @@ mod hardening;
 mod helpers;
 mod limits;
 mod process;
+#[cfg(unix)]
+mod raw_process;
 mod routes;
 mod telemetry;
