@@ -1,6 +1,8 @@
 //! The `keel` command line, driven in-process through `keel_server::run` with the test's own arguments and
 //! environment: exit codes and the exact messages an operator sees.
 
+use sha2::Digest as _;
+
 use crate::helpers::{Outcome, run_keel};
 use keel_server::{EXIT_CONFIG, EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE};
 
@@ -506,6 +508,9 @@ fn a_canary_secret_never_reaches_any_output() {
     let secret_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret_file.path(), CANARY).unwrap();
     let secret_path = secret_file.path().display().to_string();
+    let otlp_url = format!("http://keel:{CANARY}@127.0.0.1:1");
+    let otlp_not_http = format!("ftp://keel:{CANARY}@127.0.0.1:1");
+    let redis_url = format!("redis://:{CANARY}@127.0.0.1:1");
     // (arguments, environment variables)
     type Run<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>);
     let runs: &[Run<'_>] = &[
@@ -547,11 +552,40 @@ fn a_canary_secret_never_reaches_any_output() {
                 ("APP_DATABASE__CONNECT_TIMEOUT_SECS", "1"),
             ],
         ),
+        // Credentials in the other URLs: the masked view, a validation error, a failed check.
+        (
+            &["show-config", "--all", "--json"],
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp_url),
+                ("REDIS_URL", &redis_url),
+            ],
+        ),
+        (
+            &["show-config"],
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp_not_http)],
+        ),
+        (
+            &["check"],
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp_url),
+                ("REDIS_URL", &redis_url),
+            ],
+        ),
+        // A value given to --set with a space for the `=`.
+        (&["--set", "security.admin_token", CANARY], vec![]),
+        // An admin token in the masked view.
+        (
+            &["show-config", "--all"],
+            vec![("APP_SECURITY__ADMIN_TOKEN", CANARY)],
+        ),
     ];
+    // The unkeyed fingerprint would let anyone confirm a guess: it must appear nowhere either.
+    let unkeyed = &hex::encode(sha2::Sha256::digest(CANARY.as_bytes()))[..8];
     for (args, vars) in runs {
         let outcome = keel(args, vars);
         let everything = format!("{}{}", outcome.stdout, outcome.stderr);
         assert!(!everything.contains(CANARY), "{args:?}: {everything}");
+        assert!(!everything.contains(unkeyed), "{args:?}: {everything}");
         assert!(
             !everything.contains("canary-short"),
             "{args:?}: {everything}"

@@ -329,3 +329,62 @@ async fn a_flag_change_is_a_child_span_of_its_request() {
         Some(&any_value::Value::IntValue(25))
     );
 }
+
+/// `keel check` (in-process; it runs its own runtime, so off the test's) with `vars`.
+async fn check_with(vars: Vec<(&'static str, String)>) -> crate::helpers::Outcome {
+    tokio::task::spawn_blocking(move || {
+        let vars: Vec<(&str, &str)> = vars
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        crate::helpers::run_keel(&["check"], &vars, None)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn check_sends_each_protocol_an_empty_export_and_a_mismatch_fails() {
+    let grpc = Collector::start_grpc().await;
+    let http = Collector::start().await;
+    // (endpoint, protocol, expected line)
+    let cases = [
+        (
+            format!("http://{}", grpc.address),
+            "grpc",
+            format!(
+                "ok    traces: the OTLP endpoint http://{}/ accepts an empty export",
+                grpc.address
+            ),
+        ),
+        (
+            format!("http://{}", http.address),
+            "http/protobuf",
+            format!(
+                "ok    traces: the OTLP endpoint http://{}/ accepts an empty export",
+                http.address
+            ),
+        ),
+        // The HTTP collector cannot speak gRPC: `serve` would drop every span.
+        (
+            format!("http://{}", http.address),
+            "grpc",
+            format!(
+                "FAIL  traces: the OTLP endpoint http://{}/ answers, but an empty gRPC export failed",
+                http.address
+            ),
+        ),
+    ];
+    for (endpoint, protocol, expected) in cases {
+        let outcome = check_with(vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+        ])
+        .await;
+        assert!(
+            outcome.stdout.contains(&expected),
+            "{endpoint} {protocol}:\n{}",
+            outcome.stdout
+        );
+    }
+}
