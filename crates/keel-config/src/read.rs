@@ -56,18 +56,17 @@ impl Sections<'_> {
                     }
                     return None;
                 }
-                _ if set_aside.contains(&key) || path.is_empty() => {
-                    return None;
-                }
+                _ if set_aside.contains(&key) => return None,
                 problem => {
-                    let message = self.describe(&key, problem);
+                    let message = describe(&key, problem);
                     let origin = self.origin_of(&key);
                     self.problems
                         .push(Problem::at_key(key.clone(), origin, message));
                 }
             }
+            // The section itself is bad (not a table): nothing inside it can be read.
             let stand_in = default_of(self.defaults, &key);
-            if !replace(&mut value, &path, stand_in) {
+            if path.is_empty() || !replace(&mut value, &path, stand_in) {
                 return None;
             }
             set_aside.push(key);
@@ -89,31 +88,31 @@ impl Sections<'_> {
             .unwrap_or("unknown")
             .to_owned()
     }
+}
 
-    /// The problem in keel's words: the range a number must be in, the keys a table has. A secret's value
-    /// is never shown.
-    fn describe(&self, key: &str, problem: DeError) -> String {
-        match problem {
-            DeError::Mismatch { expected, found } => {
-                let expected = bounds::bound_of(key)
-                    .map_or_else(|| expected.into_owned(), bounds::Bound::describe);
-                let found = if settings::is_secret(key) {
-                    "a value of another type".to_owned()
-                } else {
-                    found.to_string()
-                };
-                format!("must be {expected}, not {found}")
-            }
-            DeError::UnknownField { known, .. } => {
-                let table = key.rsplit_once('.').map_or(key, |(table, _)| table);
-                format!(
-                    "is not a setting: [{table}] has {} (see docs/configuration.md)",
-                    known.join(", ")
-                )
-            }
-            DeError::MissingField(field) => format!("{field} is missing"),
-            DeError::Invalid(message) => message,
+/// The problem in keel's words: the range a number must be in, the keys a table has. A secret's value
+/// is never shown.
+fn describe(key: &str, problem: DeError) -> String {
+    match problem {
+        DeError::Mismatch { expected, found } => {
+            let expected = bounds::bound_of(key)
+                .map_or_else(|| expected.into_owned(), bounds::Bound::describe);
+            let found = if settings::is_secret(key) {
+                "a value of another type".to_owned()
+            } else {
+                found.to_string()
+            };
+            format!("must be {expected}, not {found}")
         }
+        DeError::UnknownField { known, .. } => {
+            let table = key.rsplit_once('.').map_or(key, |(table, _)| table);
+            format!(
+                "is not a setting: [{table}] has {} (see docs/configuration.md)",
+                known.join(", ")
+            )
+        }
+        DeError::MissingField(field) => format!("{field} is missing"),
+        DeError::Invalid(message) => message,
     }
 }
 

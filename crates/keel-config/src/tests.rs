@@ -819,3 +819,12 @@ fn the_configuration_reference_states_the_range_of_every_whole_number() {
         );
     }
 }
+
+#[test]
+fn a_section_that_is_not_a_table_is_reported() {
+    let sandbox = Sandbox::new().file("instance/config.toml", "server = 5\n");
+    assert_eq!(
+        sandbox.error(),
+        "server (set by instance file <sandbox>/instance/config.toml line 1): must be a table of keys (in a variable, a JSON map such as {\"key\": 1}), not 5"
+    );
+}
