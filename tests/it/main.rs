@@ -10,6 +10,7 @@
 mod cli;
 mod crate_graph;
 mod database;
+mod deploy;
 mod flags;
 mod hardening;
 mod helpers;

@@ -119,7 +119,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
     ));
     let Findings {
         mut problems,
-        warnings,
+        mut warnings,
     } = findings;
 
     let merged = stack
@@ -197,14 +197,42 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         _ => None,
     };
     match settings {
-        Some(settings) if problems.is_empty() => Ok(Loaded {
-            settings,
-            provenance,
-            instance_dir,
-            warnings,
-        }),
+        Some(mut settings) if problems.is_empty() => {
+            merge_database_password(&mut settings.database);
+            warnings.extend(deployment_warnings(&settings));
+            Ok(Loaded {
+                settings,
+                provenance,
+                instance_dir,
+                warnings,
+            })
+        }
         _ => Err(Error::new(problems)),
     }
+}
+
+/// Puts `database.password` into `database.url`, so everything that connects sees one URL. Validation
+/// already refused a password for a URL that cannot carry one.
+fn merge_database_password(database: &mut crate::settings::DatabaseSettings) {
+    if let Some(url) = database
+        .password
+        .as_ref()
+        .and_then(|password| database.url.with_password(password.expose()))
+    {
+        database.url = url;
+    }
+}
+
+/// Settings that work but are probably not what a deployment wants.
+fn deployment_warnings(settings: &Settings) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if !settings.app.env.is_local() && settings.database.url.scheme() == Some("sqlite") {
+        warnings.push(format!(
+            "database.url is a SQLite file in {}: SQLite serves one instance only, so run a single replica or set DATABASE_URL to PostgreSQL",
+            settings.app.env
+        ));
+    }
+    warnings
 }
 
 /// A `features.<flag>` key for a flag that `profiles/default.toml` does not declare is a typo or a stale

@@ -128,6 +128,14 @@ impl ConnectionUrl {
             .filter(|value| !value.is_empty())
     }
 
+    /// This URL with its password replaced by `password` (percent-encoded as the URL needs), or `None`
+    /// when the text is not a URL that can carry one.
+    pub fn with_password(&self, password: &str) -> Option<ConnectionUrl> {
+        let mut parsed = url::Url::parse(&self.0).ok()?;
+        parsed.set_password(Some(password)).ok()?;
+        Some(ConnectionUrl(parsed.to_string()))
+    }
+
     /// The scheme (`sqlite`, `postgres`, …), or `None` when the text is not a URL.
     pub fn scheme(&self) -> Option<&str> {
         self.0.split_once(':').map(|(scheme, _)| scheme)
@@ -184,6 +192,25 @@ mod tests {
         assert_eq!(mask("abc"), "***ba7816bf");
         assert_eq!(mask("abc"), mask("abc"));
         assert_ne!(mask("abc"), mask("abd"));
+    }
+
+    #[test]
+    fn a_separate_password_replaces_the_one_in_the_url_and_is_encoded() {
+        let cases = [
+            (
+                "postgres://keel@db:5432/keel",
+                "postgres://keel:p%2Fw%40rd@db:5432/keel",
+            ),
+            (
+                "postgres://keel:old@db/keel",
+                "postgres://keel:p%2Fw%40rd@db/keel",
+            ),
+        ];
+        for (url, expected) in cases {
+            let replaced = ConnectionUrl::new(url).with_password("p/w@rd").unwrap();
+            assert_eq!(replaced.expose(), expected);
+        }
+        assert_eq!(ConnectionUrl::new("not a url").with_password("x"), None);
     }
 
     #[test]

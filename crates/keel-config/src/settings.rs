@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::environment::Environment;
@@ -52,9 +53,22 @@ pub struct ServerSettings {
     pub graceful_shutdown_timeout_secs: u64,
     /// Compress responses with gzip for clients that accept it. Turn off when a proxy in front compresses.
     pub compression: bool,
+    /// The proxies (CIDRs such as `10.0.0.0/8`, or single addresses) whose `X-Forwarded-For` keel believes.
+    /// A request from any other peer is logged with the peer's own address, so a client cannot pick the
+    /// address it is logged under. Empty (the default) trusts no one.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl ServerSettings {
+    /// `trusted_proxies` as networks; a single address is a network of one. Entries that do not parse
+    /// were refused when the settings loaded, so none is dropped here.
+    pub fn trusted_proxy_networks(&self) -> Vec<IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|entry| parse_network(entry))
+            .collect()
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
@@ -161,6 +175,10 @@ impl TryFrom<String> for UrlScheme {
 pub struct DatabaseSettings {
     /// `sqlite://…` or `postgres://…`. Defaults to a SQLite file in the instance folder.
     pub url: ConnectionUrl,
+    /// Replaces the password of `url` when set, so the URL can live in plain configuration while the
+    /// password comes from a secret file (`database_password`) or `DATABASE_PASSWORD`. The loader merges it
+    /// into `url`, so every user of the URL gets it.
+    pub password: Option<Secret>,
     /// The pool keeps at least this many connections open.
     pub min_connections: u32,
     pub max_connections: u32,
@@ -325,7 +343,11 @@ pub(crate) const SECTIONS: [&str; 9] = [
 pub(crate) fn is_secret(key: &str) -> bool {
     matches!(
         key,
-        "security.secret_key" | "security.admin_token" | "database.url" | "redis.url"
+        "security.secret_key"
+            | "security.admin_token"
+            | "database.url"
+            | "database.password"
+            | "redis.url"
     )
 }
 
@@ -381,6 +403,16 @@ impl Section for ServerSettings {
         }
         if self.max_body_bytes == 0 {
             problems.push(("server.max_body_bytes", "must be at least 1".to_owned()));
+        }
+        for entry in &self.trusted_proxies {
+            if parse_network(entry).is_none() {
+                problems.push((
+                    "server.trusted_proxies",
+                    format!(
+                        "contains {entry:?}, which is neither an IP address nor a network: write e.g. [\"10.0.0.0/8\", \"192.168.1.7\"]"
+                    ),
+                ));
+            }
         }
         for (key, seconds) in [
             ("server.request_timeout_secs", self.request_timeout_secs),
@@ -524,6 +556,20 @@ impl Section for DatabaseSettings {
                     STATEMENT_LOG_LEVELS.join(", ")
                 ),
             ));
+        }
+        if let Some(password) = &self.password {
+            if password.expose().is_empty() {
+                problems.push((
+                    "database.password",
+                    "is empty: set the password, or unset it to use the one in database.url"
+                        .to_owned(),
+                ));
+            } else if self.url.scheme() == Some("sqlite") {
+                problems.push((
+                    "database.password",
+                    "is set, but database.url is a SQLite file, which has no password: unset database.password (DATABASE_PASSWORD, the database_password secret file)".to_owned(),
+                ));
+            }
         }
         if url::Url::parse(self.url.expose()).is_err() {
             problems.push((
@@ -720,4 +766,13 @@ fn check_csp(policy: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A network (`10.0.0.0/8`) or a single address (`10.1.2.3`, a network of one).
+fn parse_network(entry: &str) -> Option<IpNet> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::IpAddr>().ok().map(IpNet::from))
 }

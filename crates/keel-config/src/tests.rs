@@ -621,3 +621,92 @@ fn cors_methods_headers_and_credentials_are_checked() {
         "security.cors_allow_credentials (set by override security.cors_allow_credentials): cannot be true while security.cors_origins contains \"*\" (browsers refuse it): list the exact origins"
     );
 }
+
+#[test]
+fn a_database_password_from_a_secret_file_is_merged_into_the_url_and_never_shown() {
+    let sandbox = Sandbox::new()
+        .var("DATABASE_URL", "postgres://keel@db:5432/keel")
+        .file("secrets/database_password", &format!("{CANARY}/@\n"));
+    let loaded = sandbox.load().unwrap();
+    assert_eq!(
+        loaded.settings.database.url.expose(),
+        format!("postgres://keel:{CANARY}%2F%40@db:5432/keel")
+    );
+    let (password, source) = sandbox.value_and_source("database.password");
+    assert!(password.starts_with("***"), "{password}");
+    assert_eq!(source, "secret file <sandbox>/secrets/database_password");
+    let (url, _) = sandbox.value_and_source("database.url");
+    assert!(url.starts_with("postgres://keel:***"), "{url}");
+    let shown = format!("{:?}{:?}", loaded.settings, loaded.masked_entries());
+    assert!(!shown.contains(CANARY), "{shown}");
+}
+
+#[test]
+fn a_database_password_needs_a_url_that_can_carry_it() {
+    let cases = [
+        (
+            Sandbox::new().var("DATABASE_PASSWORD", "x"),
+            "database.password (set by environment variable DATABASE_PASSWORD): is set, but database.url is a SQLite file, which has no password: unset database.password (DATABASE_PASSWORD, the database_password secret file)",
+        ),
+        (
+            Sandbox::new()
+                .var("DATABASE_URL", "postgres://keel@db/keel")
+                .var("DATABASE_PASSWORD", ""),
+            "database.password (set by environment variable DATABASE_PASSWORD): is empty: set the password, or unset it to use the one in database.url",
+        ),
+    ];
+    for (sandbox, expected) in cases {
+        assert_eq!(sandbox.error(), expected);
+    }
+}
+
+#[test]
+fn trusted_proxies_are_networks_or_addresses() {
+    let loaded = Sandbox::new()
+        .var(
+            "APP_SERVER__TRUSTED_PROXIES",
+            r#"["10.0.0.0/8", "192.168.1.7", "fd00::/8", "::1"]"#,
+        )
+        .load()
+        .unwrap();
+    let networks: Vec<String> = loaded
+        .settings
+        .server
+        .trusted_proxy_networks()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        networks,
+        ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8", "::1/128"]
+    );
+
+    for bad in ["10.0.0.0/33", "proxy.internal", "", "10.0.0.1-10.0.0.9"] {
+        let message = Sandbox::new()
+            .var("APP_SERVER__TRUSTED_PROXIES", &format!("[{bad:?}]"))
+            .error();
+        assert_eq!(
+            message,
+            format!(
+                "server.trusted_proxies (set by environment variable APP_SERVER__TRUSTED_PROXIES): contains {bad:?}, which is neither an IP address nor a network: write e.g. [\"10.0.0.0/8\", \"192.168.1.7\"]"
+            )
+        );
+    }
+}
+
+#[test]
+fn sqlite_outside_development_and_testing_is_a_warning_about_replicas() {
+    let warned = |environment: &str| {
+        Sandbox::new()
+            .env(environment)
+            .var("SECRET_KEY", "a-production-secret-key-that-is-long-enough")
+            .load()
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|warning| warning.contains("SQLite serves one instance only"))
+    };
+    assert!(warned("production"));
+    assert!(warned("staging"));
+    assert!(!warned("development"));
+}

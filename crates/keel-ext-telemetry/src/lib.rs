@@ -21,7 +21,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 pub use crate::export::probe_endpoint;
-pub use crate::request::{record_status, request_span, trace_id_of};
+pub use crate::request::{record_client_address, record_status, request_span, trace_id_of};
 
 /// The subscriber or the exporter cannot be built from the settings.
 #[derive(Debug, thiserror::Error)]

@@ -10,14 +10,20 @@
 //! bound how long a client may take to send its headers.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, header};
+use keel_app_factory::AppState;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use keel_config::Loaded;
 use keel_ext_telemetry::Telemetry;
+use tower::ServiceExt as _;
 
 use crate::ExtraRoutes;
 use tokio::net::{TcpListener, TcpStream};
@@ -75,7 +81,7 @@ pub(crate) async fn serve(
     let (open_connection, mut connections_closed) = mpsc::channel::<()>(1);
     let acceptor = tokio::spawn(accept(
         listener,
-        app.router.clone(),
+        close_while_draining(app.router.clone(), &app.state),
         http,
         accepting,
         finishing,
@@ -142,9 +148,9 @@ async fn accept(
     open_connection: mpsc::Sender<()>,
 ) {
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 // Running out of file descriptors is the usual cause; the next accept may work again.
                 Err(error) => {
                     tracing::warn!(%error, "cannot accept a connection");
@@ -155,6 +161,7 @@ async fn accept(
         };
         tokio::spawn(serve_connection(
             stream,
+            peer,
             router.clone(),
             http.clone(),
             finishing.clone(),
@@ -165,11 +172,18 @@ async fn accept(
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     router: axum::Router,
     http: http1::Builder,
     mut finishing: watch::Receiver<bool>,
     _open: mpsc::Sender<()>,
 ) {
+    // The peer address, for the client address in logs (`ConnectInfo`, as `axum::serve` provides it).
+    // Added per request rather than as a router layer, which would rebuild every route per connection.
+    let router = router.map_request(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
     let service = TowerToHyperService::new(router);
     let connection = http.serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
@@ -187,6 +201,24 @@ async fn serve_connection(
             }
         }
     }
+}
+
+/// While draining, every response asks the client to close its connection. A proxy's idle keep-alive
+/// connection would otherwise be closed by the server when the listener goes, and a request the proxy
+/// sends on it at that moment fails (a proxy retries only idempotent requests): closing after each
+/// response leaves no idle connection behind.
+fn close_while_draining(router: axum::Router, state: &AppState) -> axum::Router {
+    let draining = state.draining.clone();
+    router.layer(axum::middleware::map_response(
+        move |mut response: axum::response::Response| {
+            if draining.is_draining() {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            std::future::ready(response)
+        },
+    ))
 }
 
 /// Resolves once the flag is `true` (or its sender is gone, which also means: stop).
