@@ -26,6 +26,18 @@ bench:
 fmt:
     cargo fmt --all
 
+# Build the images and start the whole stack (PostgreSQL, Redis, two instances, nginx) on http://127.0.0.1:8080.
+up:
+    KEEL_GIT_REVISION="$(git rev-parse --short=12 HEAD)" docker compose up --build
+
+# Stop the stack; its volumes (database, generated secrets) stay (`docker compose down -v` deletes them).
+down:
+    docker compose down
+
+# Check the deploy files with the tools that read them (hadolint, compose, kustomize, nginx -t).
+deploy-checks:
+    .ci/deploy-checks
+
 # Run what CI runs.
 ci:
     .ci/run
