@@ -259,3 +259,194 @@ async fn while_draining_every_response_closes_its_connection() {
     assert_eq!(during.status(), 200);
     assert_eq!(during.headers()["connection"], "close");
 }
+
+/// The runtime stage of `deploy/Dockerfile`: its `WORKDIR` and the variables its `ENV` sets.
+struct RuntimeImage {
+    workdir: String,
+    env: Vec<(String, String)>,
+}
+
+fn runtime_image() -> RuntimeImage {
+    let dockerfile = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/Dockerfile"),
+    )
+    .unwrap();
+    // Instructions with their continuation lines joined, comments dropped.
+    let mut instructions = Vec::new();
+    let mut current = String::new();
+    for line in dockerfile.lines().map(str::trim) {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(start) => current.push_str(start),
+            None => {
+                current.push_str(line);
+                instructions.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    let stage_start = instructions
+        .iter()
+        .position(|instruction| {
+            instruction.starts_with("FROM") && instruction.ends_with("AS runtime")
+        })
+        .expect("deploy/Dockerfile has a stage named runtime");
+    let stage = &instructions[stage_start + 1..];
+    let workdir = stage
+        .iter()
+        .find_map(|instruction| instruction.strip_prefix("WORKDIR "))
+        .expect("the runtime stage sets a WORKDIR")
+        .trim()
+        .to_owned();
+    let env = stage
+        .iter()
+        .filter_map(|instruction| instruction.strip_prefix("ENV "))
+        .flat_map(str::split_whitespace)
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').expect("ENV NAME=value");
+            (name.to_owned(), value.to_owned())
+        })
+        .collect();
+    RuntimeImage { workdir, env }
+}
+
+/// Runs the test copy of the binary as the image would: in `root` + the image's WORKDIR, with the image's
+/// environment (its paths moved under `root`) plus `extra`, and nothing else.
+fn as_in_the_image(
+    root: &std::path::Path,
+    image: &RuntimeImage,
+    extra: &[(&str, String)],
+) -> std::process::Command {
+    let moved = |value: &str| match value.strip_prefix('/') {
+        Some(absolute) => root.join(absolute).display().to_string(),
+        None => value.to_owned(),
+    };
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_keel-test-binary"));
+    command
+        .current_dir(moved(&image.workdir))
+        .env_clear()
+        .envs(
+            image
+                .env
+                .iter()
+                .map(|(name, value)| (name.clone(), moved(value))),
+        )
+        .envs(extra.iter().map(|(name, value)| (*name, value.clone())));
+    command
+}
+
+#[tokio::test]
+async fn the_binary_runs_as_in_the_image_with_only_the_static_folder_and_generated_secrets() {
+    let image = runtime_image();
+    assert!(
+        image
+            .env
+            .iter()
+            .any(|(name, value)| name == "APP_ENV" && value == "production"),
+        "{:?}",
+        image.env
+    );
+    // The image's file system: the static folder under the WORKDIR, and nothing else of the checkout.
+    let root = tempfile::tempdir().unwrap();
+    let static_dir = image
+        .env
+        .iter()
+        .find(|(name, _)| name == "APP_STATIC_FILES__DIR")
+        .map(|(_, value)| root.path().join(value.trim_start_matches('/')))
+        .expect("the image names its static folder");
+    copy_folder(&crate::helpers::static_dir(), &static_dir);
+    std::fs::create_dir_all(root.path().join(image.workdir.trim_start_matches('/'))).unwrap();
+    let secrets = root.path().join("run/secrets").display().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let extra = [
+        ("APP_SECRETS_DIR", secrets.clone()),
+        ("PORT", port.to_string()),
+        // Tests do not wait for a load balancer.
+        ("APP_SERVER__DRAIN_DELAY_SECS", "0".to_owned()),
+    ];
+    let run = |args: &[&str]| {
+        let output = as_in_the_image(root.path(), &image, &extra)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    // The compose stack's first start: secrets, then migrations as a release step.
+    assert_eq!(run(&["secrets", "init", "--dir", &secrets]).0, Some(0));
+    let (code, stderr) = run(&["migrate", "up"]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let mut server = as_in_the_image(root.path(), &image, &extra)
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        poll.tick().await;
+        let (code, stderr) = run(&["healthcheck"]);
+        if code == Some(0) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "healthcheck still failing after 30 s: {stderr}"
+        );
+    }
+    let response = fresh_client()
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    let stylesheet = &page[page.find("/static/css/app.css?v=").unwrap()..];
+    let stylesheet = &stylesheet[..stylesheet.find('"').unwrap()];
+    let css = fresh_client()
+        .get(format!("http://127.0.0.1:{port}{stylesheet}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+
+    let pid = server.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-s", "TERM", &pid])
+        .status()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    while server.try_wait().unwrap().is_none() {
+        poll.tick().await;
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "keel did not stop"
+        );
+    }
+    let (code, stderr) = run(&["healthcheck"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+}
+
+fn copy_folder(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -26,11 +26,17 @@ impl KeelProcess {
     /// Starts `keel serve` in the testing environment on a free port with `vars`, and waits until it says
     /// where it listens.
     pub(crate) async fn start(vars: &[(&str, &str)]) -> KeelProcess {
+        KeelProcess::start_on(0, vars).await
+    }
+
+    /// [`KeelProcess::start`] on `port` (`0`: a free one), e.g. to restart an instance where a proxy
+    /// expects it.
+    pub(crate) async fn start_on(port: u16, vars: &[(&str, &str)]) -> KeelProcess {
         let instance = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_keel-test-binary"))
             .arg(format!("--instance-dir={}", instance.path().display()))
             .arg(format!("--set=static_files.dir={}", static_dir().display()))
-            .arg("--set=server.port=0")
+            .arg(format!("--set=server.port={port}"))
             .arg("serve")
             .env_clear()
             .env("APP_ENV", "testing")

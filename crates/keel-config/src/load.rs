@@ -211,9 +211,12 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
     }
 }
 
-/// Puts `database.password` into `database.url`, so everything that connects sees one URL. Validation
-/// already refused a password for a URL that cannot carry one.
+/// Puts `database.password` into `database.url`, so everything that connects sees one URL. A SQLite
+/// file has no password, so there it is left out (and [`deployment_warnings`] says so).
 fn merge_database_password(database: &mut crate::settings::DatabaseSettings) {
+    if database.url.scheme() == Some("sqlite") {
+        return;
+    }
     if let Some(url) = database
         .password
         .as_ref()
@@ -226,7 +229,14 @@ fn merge_database_password(database: &mut crate::settings::DatabaseSettings) {
 /// Settings that work but are probably not what a deployment wants.
 fn deployment_warnings(settings: &Settings) -> Vec<String> {
     let mut warnings = Vec::new();
-    if !settings.app.env.is_local() && settings.database.url.scheme() == Some("sqlite") {
+    let sqlite = settings.database.url.scheme() == Some("sqlite");
+    if sqlite && settings.database.password.is_some() {
+        warnings.push(
+            "ignoring database.password: database.url is a SQLite file, which has no password"
+                .to_owned(),
+        );
+    }
+    if !settings.app.env.is_local() && sqlite {
         warnings.push(format!(
             "database.url is a SQLite file in {}: SQLite serves one instance only, so run a single replica or set DATABASE_URL to PostgreSQL",
             settings.app.env

@@ -177,7 +177,8 @@ pub struct DatabaseSettings {
     pub url: ConnectionUrl,
     /// Replaces the password of `url` when set, so the URL can live in plain configuration while the
     /// password comes from a secret file (`database_password`) or `DATABASE_PASSWORD`. The loader merges it
-    /// into `url`, so every user of the URL gets it.
+    /// into `url`, so every user of the URL gets it. A SQLite URL has no password: it is then ignored
+    /// with a warning (`keel secrets init` writes one for PostgreSQL whatever the URL).
     pub password: Option<Secret>,
     /// The pool keeps at least this many connections open.
     pub min_connections: u32,
@@ -557,19 +558,13 @@ impl Section for DatabaseSettings {
                 ),
             ));
         }
-        if let Some(password) = &self.password {
-            if password.expose().is_empty() {
-                problems.push((
-                    "database.password",
-                    "is empty: set the password, or unset it to use the one in database.url"
-                        .to_owned(),
-                ));
-            } else if self.url.scheme() == Some("sqlite") {
-                problems.push((
-                    "database.password",
-                    "is set, but database.url is a SQLite file, which has no password: unset database.password (DATABASE_PASSWORD, the database_password secret file)".to_owned(),
-                ));
-            }
+        if let Some(password) = &self.password
+            && password.expose().is_empty()
+        {
+            problems.push((
+                "database.password",
+                "is empty: set the password, or unset it to use the one in database.url".to_owned(),
+            ));
         }
         if url::Url::parse(self.url.expose()).is_err() {
             problems.push((
