@@ -1,7 +1,7 @@
 """The deploy files' own rules, which no schema knows: run by .ci/deploy-checks with its virtualenv's Python.
 
     python .ci/deploy_invariants.py docker-context REPO
-    python .ci/deploy_invariants.py compose RENDERED.json [--profile observability]
+    python .ci/deploy_invariants.py compose RENDERED.json [--profile observability|test]
     python .ci/deploy_invariants.py k8s RENDERED.yaml
 
 Each prints nothing and exits 0 when every rule holds, or prints one line per broken rule and exits 1.
@@ -41,6 +41,12 @@ PLANTED_SECRETS = [
 
 DEFAULT_SERVICES = {"secrets", "db", "redis", "migrate", "app-1", "app-2", "proxy"}
 OBSERVABILITY_SERVICES = DEFAULT_SERVICES | {"jaeger"}
+TEST_SERVICES = {"test-db", "test-redis"}
+EXPECTED_SERVICES = {
+    None: DEFAULT_SERVICES,
+    "observability": OBSERVABILITY_SERVICES,
+    "test": DEFAULT_SERVICES | TEST_SERVICES,
+}
 
 
 def dockerignore_patterns(repo):
@@ -130,7 +136,7 @@ def check_compose(rendered, profile):
     with open(rendered, encoding="utf-8") as file:
         config = json.load(file)
     services = config["services"]
-    expected = OBSERVABILITY_SERVICES if profile == "observability" else DEFAULT_SERVICES
+    expected = EXPECTED_SERVICES[profile]
     problems = []
     if set(services) != expected:
         problems.append(f"services are {sorted(services)}, expected {sorted(expected)}")
@@ -141,8 +147,10 @@ def check_compose(rendered, profile):
                     f"service {name} publishes port {port.get('target')} on "
                     f"{port.get('host_ip') or 'every interface'}: publish on 127.0.0.1 by default"
                 )
-        if name not in ("proxy", "jaeger") and service.get("ports"):
-            problems.append(f"service {name} publishes a port: only the proxy (and Jaeger's UI) may")
+        if name not in ("proxy", "jaeger", *TEST_SERVICES) and service.get("ports"):
+            problems.append(
+                f"service {name} publishes a port: only the proxy (and Jaeger's UI, the test services) may"
+            )
         for key, value in (service.get("environment") or {}).items():
             if value and re.search(r"://[^/@]*:[^/@]*@", value):
                 problems.append(f"service {name} has a password in {key}: read it from a secret file")
