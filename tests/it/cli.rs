@@ -188,7 +188,7 @@ const BAD_INPUTS: &[BadInput] = &[
         &[],
         &[("APP_SERVER__PROT", "1")],
         None,
-        "server.prot (set by environment variable APP_SERVER__PROT): is not a setting: [server] has host, port, max_body_bytes, request_timeout_secs, header_read_timeout_secs, drain_delay_secs, graceful_shutdown_timeout_secs, compression (see docs/configuration.md)",
+        "server.prot (set by environment variable APP_SERVER__PROT): is not a setting: [server] has host, port, max_body_bytes, request_timeout_secs, header_read_timeout_secs, drain_delay_secs, graceful_shutdown_timeout_secs, compression, trusted_proxies (see docs/configuration.md)",
     ),
     (
         &[],

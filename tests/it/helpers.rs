@@ -229,7 +229,10 @@ pub(crate) async fn spawn_app_in(
         .await
         .expect("cannot bind a port");
     let address = format!("http://{}", listener.local_addr().expect("bound address"));
-    tokio::spawn(async move { axum::serve(listener, app.router).await });
+    let service = app
+        .router
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
 
     TestApp {
         address,
@@ -248,7 +251,7 @@ pub(crate) struct Outcome {
 
 /// Runs `keel` in-process (`keel_server::run`) with `args` after `--instance-dir=<a fresh folder>` (holding
 /// `config.toml` when `instance_config` is given) and this checkout's static folder, and with `vars` plus a
-/// secrets folder of its own, never the machine's `/run/secrets`. Mentions of the instance folder in the
+/// secrets folder of its own (unless `vars` names one), never the machine's `/run/secrets`. Mentions of the instance folder in the
 /// output read `<instance>`.
 pub(crate) fn run_keel(
     args: &[&str],
@@ -267,10 +270,11 @@ pub(crate) fn run_keel(
         .into_iter()
         .chain(args.iter().copied());
     let secrets_dir = instance.path().join("secrets").display().to_string();
+    let own_secrets_dir = vars.iter().all(|(name, _)| *name != "APP_SECRETS_DIR");
     let vars: keel_config::Vars = vars
         .iter()
         .copied()
-        .chain([("APP_SECRETS_DIR", secrets_dir.as_str())])
+        .chain(own_secrets_dir.then_some(("APP_SECRETS_DIR", secrets_dir.as_str())))
         .collect();
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let code = keel_server::run(argv, vars, &mut stdout, &mut stderr);

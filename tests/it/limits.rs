@@ -25,6 +25,7 @@ async fn out_of_file_descriptors_keel_backs_off_logs_once_keeps_serving_and_reco
     // Idle connections must stay open until the test closes them.
     let keel = KeelProcess::start_through(
         &["prlimit", &limit, "--"],
+        0,
         &[("APP_SERVER__HEADER_READ_TIMEOUT_SECS", "300")],
     )
     .await;
@@ -85,7 +86,7 @@ async fn out_of_file_descriptors_keel_backs_off_logs_once_keeps_serving_and_reco
 
 #[tokio::test]
 async fn the_soft_open_file_limit_is_raised_to_the_hard_limit_and_logged_once() {
-    let mut keel = KeelProcess::start_through(&["prlimit", "--nofile=150:300", "--"], &[]).await;
+    let mut keel = KeelProcess::start_through(&["prlimit", "--nofile=150:300", "--"], 0, &[]).await;
     let line = keel
         .wait_for_log("open file limit", Duration::from_secs(5))
         .await;

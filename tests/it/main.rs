@@ -7,10 +7,12 @@
 // Helpers outside `#[test]` functions unwrap too: a panic there is a clear test failure.
 #![allow(clippy::unwrap_used)]
 
+mod behind_nginx;
 mod cli;
 mod crate_graph;
 mod data_store;
 mod database;
+mod deploy;
 mod flags;
 mod hardening;
 mod helpers;

@@ -26,12 +26,22 @@ impl KeelProcess {
     /// Starts `keel serve` in the testing environment on a free port with `vars`, and waits until it says
     /// where it listens.
     pub(crate) async fn start(vars: &[(&str, &str)]) -> KeelProcess {
-        KeelProcess::start_through(&[], vars).await
+        KeelProcess::start_through(&[], 0, vars).await
     }
 
-    /// [`KeelProcess::start`], run through `launcher` (a program and its arguments that runs the
+    /// [`KeelProcess::start`] on `port` (`0`: a free one), e.g. to restart an instance where a proxy
+    /// expects it.
+    pub(crate) async fn start_on(port: u16, vars: &[(&str, &str)]) -> KeelProcess {
+        KeelProcess::start_through(&[], port, vars).await
+    }
+
+    /// [`KeelProcess::start_on`], run through `launcher` (a program and its arguments that runs the
     /// command after them, e.g. `prlimit --nofile=64:64 --`).
-    pub(crate) async fn start_through(launcher: &[&str], vars: &[(&str, &str)]) -> KeelProcess {
+    pub(crate) async fn start_through(
+        launcher: &[&str],
+        port: u16,
+        vars: &[(&str, &str)],
+    ) -> KeelProcess {
         let instance = tempfile::tempdir().unwrap();
         let binary = env!("CARGO_BIN_EXE_keel-test-binary");
         let mut command = match launcher.split_first() {
@@ -45,7 +55,7 @@ impl KeelProcess {
         let mut child = command
             .arg(format!("--instance-dir={}", instance.path().display()))
             .arg(format!("--set=static_files.dir={}", static_dir().display()))
-            .arg("--set=server.port=0")
+            .arg(format!("--set=server.port={port}"))
             .arg("serve")
             .env_clear()
             .env("APP_ENV", "testing")

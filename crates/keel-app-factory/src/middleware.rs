@@ -8,7 +8,8 @@
 //! 2. request id: keep a sane incoming `X-Request-ID` or make a UUIDv7, store it in the request's
 //!    extensions and echo it on the response;
 //! 3. trace span: one span per request (child of an incoming W3C `traceparent`) carrying the request id,
-//!    trace id and span id, so every log line inside has them; the trace id goes back in `X-Trace-ID`;
+//!    trace id, span id and client address (from `X-Forwarded-For` only when the peer is one of
+//!    `server.trusted_proxies`), so every log line inside has them; the trace id goes back in `X-Trace-ID`;
 //! 4. compression: gzip when the client accepts it and `server.compression` is on — outside error
 //!    rendering, so error bodies are compressed as they are finally written;
 //! 5. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`, or as an HTML error
@@ -29,18 +30,22 @@
 //! reach the client unreviewed.
 
 use std::any::Any;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
 use keel_blueprint_main::{SiteInfo, StaticAssets};
 use keel_config::{Settings, UrlScheme};
-use keel_http::{ErrorReport, PublicErrorBody, REQUEST_ID_HEADER, RequestId, prefers_html};
+use keel_http::{
+    ClientAddress, ErrorReport, PublicErrorBody, REQUEST_ID_HEADER, RequestId, prefers_html,
+};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -71,6 +76,8 @@ pub(crate) struct Options {
     content_security_policy: HeaderValue,
     strict_transport_security: bool,
     compression: bool,
+    /// `server.trusted_proxies`: whose `X-Forwarded-For` names the client.
+    trusted_proxies: Arc<[IpNet]>,
     error_pages: ErrorPages,
 }
 
@@ -98,6 +105,7 @@ impl Options {
                 .map_err(|_| crate::Error::NotAHeader("security.csp"))?,
             strict_transport_security: security.preferred_url_scheme == UrlScheme::Https,
             compression: settings.server.compression,
+            trusted_proxies: settings.server.trusted_proxy_networks().into(),
             error_pages: ErrorPages {
                 max_body_bytes: settings.server.max_body_bytes,
                 site,
@@ -169,11 +177,12 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
     if options.compression {
         routes = routes.layer(CompressionLayer::new());
     }
+    let trusted_proxies = Arc::clone(&options.trusted_proxies);
     let mut routes = routes
         .layer(middleware::from_fn(trace_id_header))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(request_span)
+                .make_span_with(move |request: &Request| request_span(request, &trusted_proxies))
                 .on_request(())
                 .on_response(access_line)
                 // The access line has the status; causes are logged where they are known.
@@ -219,8 +228,9 @@ async fn assign_request_id(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// The span every log line of a request is written in (see `keel_ext_telemetry::request_span`).
-fn request_span(request: &Request) -> tracing::Span {
+/// The span every log line of a request is written in (see `keel_ext_telemetry::request_span`), with the
+/// client's address when the connection's peer is known (the server puts it in the extensions).
+fn request_span(request: &Request, trusted_proxies: &[IpNet]) -> tracing::Span {
     let request_id = request
         .extensions()
         .get::<RequestId>()
@@ -233,7 +243,13 @@ fn request_span(request: &Request) -> tracing::Span {
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
-    keel_ext_telemetry::request_span(request.method(), route, request_id, request.headers())
+    let span =
+        keel_ext_telemetry::request_span(request.method(), route, request_id, request.headers());
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let client = ClientAddress::resolve(peer.ip(), request.headers(), trusted_proxies);
+        keel_ext_telemetry::record_client_address(&span, client.0);
+    }
+    span
 }
 
 /// Returns the request's trace id in `X-Trace-ID`, so a client can find its request in the traces.

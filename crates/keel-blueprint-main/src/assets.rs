@@ -31,6 +31,7 @@ impl StaticAssets {
         let mut fingerprints = BTreeMap::new();
         scan_into(dir, dir, &mut fingerprints).map_err(|source| MainError::StaticDir {
             dir: dir.to_path_buf(),
+            resolved: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
             source,
         })?;
         Ok(StaticAssets {
@@ -187,10 +188,30 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_folder_is_an_error_that_names_it() {
+    fn a_missing_folder_is_an_error_that_names_it_and_the_setting() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
         let error = StaticAssets::scan(&missing).unwrap_err();
-        assert!(error.to_string().contains("nope"), "{error}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read the static folder {} (static_files.dir = {:?}); set static_files.dir (APP_STATIC_FILES__DIR) to the folder holding the assets, e.g. an absolute path",
+                missing.display(),
+                missing.display().to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn a_relative_folder_is_shown_resolved_against_the_working_directory() {
+        let error = StaticAssets::scan(Path::new("no/such/static")).unwrap_err();
+        let resolved = std::env::current_dir().unwrap().join("no/such/static");
+        assert!(
+            error.to_string().starts_with(&format!(
+                "cannot read the static folder {} (static_files.dir = \"no/such/static\")",
+                resolved.display()
+            )),
+            "{error}"
+        );
     }
 }

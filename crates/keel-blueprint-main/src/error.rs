@@ -16,10 +16,15 @@ pub enum MainError {
         #[source]
         source: askama::Error,
     },
-    /// Only at start-up, when the app factory scans the static folder.
-    #[error("cannot read the static folder {dir}; set static_files.dir to a readable folder")]
+    /// Only at start-up, when the app factory scans the static folder. A relative `static_files.dir` is
+    /// resolved against the working directory, so the message shows both forms.
+    #[error(
+        "cannot read the static folder {} (static_files.dir = {:?}); set static_files.dir (APP_STATIC_FILES__DIR) to the folder holding the assets, e.g. an absolute path",
+        .resolved.display(), .dir.display().to_string()
+    )]
     StaticDir {
         dir: PathBuf,
+        resolved: PathBuf,
         #[source]
         source: std::io::Error,
     },

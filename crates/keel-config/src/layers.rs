@@ -13,8 +13,9 @@ use crate::vars::{Override, Vars};
 
 /// Conventional variable names that platforms and tools set, and the key each one feeds. A keel variable
 /// (`APP_…`) for the same key wins over these.
-pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 8] = [
+pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 9] = [
     ("DATABASE_URL", "database.url"),
+    ("DATABASE_PASSWORD", "database.password"),
     ("REDIS_URL", "redis.url"),
     ("SECRET_KEY", "security.secret_key"),
     ("PORT", "server.port"),
@@ -31,10 +32,11 @@ pub(crate) const LOADER_VARIABLES: [&str; 3] = ["APP_ENV", "APP_INSTANCE_DIR", "
 pub(crate) const DEFAULT_SECRETS_DIR: &str = "/run/secrets";
 
 /// The files looked for in the secrets folder, and the key each one feeds.
-pub(crate) const SECRET_FILES: [(&str, &str); 4] = [
+pub(crate) const SECRET_FILES: [(&str, &str); 5] = [
     ("secret_key", "security.secret_key"),
     ("admin_token", "security.admin_token"),
     ("database_url", "database.url"),
+    ("database_password", "database.password"),
     ("redis_url", "redis.url"),
 ];
 

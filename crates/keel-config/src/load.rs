@@ -130,7 +130,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
     ));
     let Findings {
         mut problems,
-        warnings,
+        mut warnings,
     } = findings;
 
     let merged = stack
@@ -216,14 +216,52 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         _ => None,
     };
     match settings {
-        Some(settings) if problems.is_empty() => Ok(Loaded {
-            settings,
-            provenance,
-            instance_dir,
-            warnings,
-        }),
+        Some(mut settings) if problems.is_empty() => {
+            merge_database_password(&mut settings.database);
+            warnings.extend(deployment_warnings(&settings));
+            Ok(Loaded {
+                settings,
+                provenance,
+                instance_dir,
+                warnings,
+            })
+        }
         _ => Err(Error::new(problems)),
     }
+}
+
+/// Puts `database.password` into `database.url`, so everything that connects sees one URL. A SQLite
+/// file has no password, so there it is left out (and [`deployment_warnings`] says so).
+fn merge_database_password(database: &mut crate::settings::DatabaseSettings) {
+    if database.url.scheme() == Some("sqlite") {
+        return;
+    }
+    if let Some(url) = database
+        .password
+        .as_ref()
+        .and_then(|password| database.url.with_password(password.expose()))
+    {
+        database.url = url;
+    }
+}
+
+/// Settings that work but are probably not what a deployment wants.
+fn deployment_warnings(settings: &Settings) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let sqlite = settings.database.url.scheme() == Some("sqlite");
+    if sqlite && settings.database.password.is_some() {
+        warnings.push(
+            "ignoring database.password: database.url is a SQLite file, which has no password"
+                .to_owned(),
+        );
+    }
+    if !settings.app.env.is_local() && sqlite {
+        warnings.push(format!(
+            "database.url is a SQLite file in {}: SQLite serves one instance only, so run a single replica or set DATABASE_URL to PostgreSQL",
+            settings.app.env
+        ));
+    }
+    warnings
 }
 
 /// A `features.<flag>` key for a flag that `profiles/default.toml` does not declare is a typo or a stale

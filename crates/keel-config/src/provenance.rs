@@ -118,7 +118,7 @@ impl Loaded {
 
     /// The masked value with its fingerprint of every secret setting that is set. A secret missing here
     /// still shows `***`, only without a fingerprint.
-    fn fingerprinted(&self) -> [(&'static str, Option<String>); 5] {
+    fn fingerprinted(&self) -> [(&'static str, Option<String>); 6] {
         let settings = &self.settings;
         let fingerprints = Fingerprints::new(&settings.security.secret_key);
         let secret = |secret: &Secret| fingerprints.mask(secret.expose());
@@ -133,6 +133,10 @@ impl Loaded {
                 settings.security.admin_token.as_ref().map(secret),
             ),
             ("database.url", Some(url(&settings.database.url))),
+            (
+                "database.password",
+                settings.database.password.as_ref().map(secret),
+            ),
             ("redis.url", settings.redis.url.as_ref().map(url)),
             (
                 "telemetry.otlp_endpoint",

@@ -191,6 +191,14 @@ impl ConnectionUrl {
         redacted
     }
 
+    /// This URL with its password replaced by `password` (percent-encoded as the URL needs), or `None`
+    /// when the text is not a URL that can carry one.
+    pub fn with_password(&self, password: &str) -> Option<ConnectionUrl> {
+        let mut parsed = url::Url::parse(&self.0).ok()?;
+        parsed.set_password(Some(password)).ok()?;
+        Some(ConnectionUrl(parsed.to_string()))
+    }
+
     /// The scheme (`sqlite`, `postgres`, …), or `None` when the text is not a URL.
     pub fn scheme(&self) -> Option<&str> {
         self.0.split_once(':').map(|(scheme, _)| scheme)
@@ -258,6 +266,25 @@ mod tests {
         let unkeyed = hex::encode(Sha256::digest(b"hunter2"));
         assert!(!unkeyed.starts_with(&fingerprint[3..]), "{fingerprint}");
         assert_eq!(format!("{one:?}"), "Fingerprints");
+    }
+
+    #[test]
+    fn a_separate_password_replaces_the_one_in_the_url_and_is_encoded() {
+        let cases = [
+            (
+                "postgres://keel@db:5432/keel",
+                "postgres://keel:p%2Fw%40rd@db:5432/keel",
+            ),
+            (
+                "postgres://keel:old@db/keel",
+                "postgres://keel:p%2Fw%40rd@db/keel",
+            ),
+        ];
+        for (url, expected) in cases {
+            let replaced = ConnectionUrl::new(url).with_password("p/w@rd").unwrap();
+            assert_eq!(replaced.expose(), expected);
+        }
+        assert_eq!(ConnectionUrl::new("not a url").with_password("x"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::bounds;
@@ -53,9 +54,22 @@ pub struct ServerSettings {
     pub graceful_shutdown_timeout_secs: u64,
     /// Compress responses with gzip for clients that accept it. Turn off when a proxy in front compresses.
     pub compression: bool,
+    /// The proxies (CIDRs such as `10.0.0.0/8`, or single addresses) whose `X-Forwarded-For` keel believes.
+    /// A request from any other peer is logged with the peer's own address, so a client cannot pick the
+    /// address it is logged under. Empty (the default) trusts no one.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl ServerSettings {
+    /// `trusted_proxies` as networks; a single address is a network of one. Entries that do not parse
+    /// were refused when the settings loaded, so none is dropped here.
+    pub fn trusted_proxy_networks(&self) -> Vec<IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|entry| parse_network(entry))
+            .collect()
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
@@ -162,6 +176,11 @@ impl TryFrom<String> for UrlScheme {
 pub struct DatabaseSettings {
     /// `sqlite://…` or `postgres://…`. Defaults to a SQLite file in the instance folder.
     pub url: ConnectionUrl,
+    /// Replaces the password of `url` when set, so the URL can live in plain configuration while the
+    /// password comes from a secret file (`database_password`) or `DATABASE_PASSWORD`. The loader merges it
+    /// into `url`, so every user of the URL gets it. A SQLite URL has no password: it is then ignored
+    /// with a warning (`keel secrets init` writes one for PostgreSQL whatever the URL).
+    pub password: Option<Secret>,
     /// The pool keeps at least this many connections open.
     pub min_connections: u32,
     pub max_connections: u32,
@@ -330,6 +349,7 @@ pub(crate) fn is_secret(key: &str) -> bool {
         "security.secret_key"
             | "security.admin_token"
             | "database.url"
+            | "database.password"
             | "redis.url"
             | "telemetry.otlp_endpoint"
     )
@@ -389,6 +409,16 @@ impl Section for ServerSettings {
                     self.host
                 ),
             ));
+        }
+        for entry in &self.trusted_proxies {
+            if parse_network(entry).is_none() {
+                problems.push((
+                    "server.trusted_proxies",
+                    format!(
+                        "contains {entry:?}, which is neither an IP address nor a network: write e.g. [\"10.0.0.0/8\", \"192.168.1.7\"]"
+                    ),
+                ));
+            }
         }
         problems.extend(
             [
@@ -564,6 +594,14 @@ impl Section for DatabaseSettings {
                     self.log_statements,
                     STATEMENT_LOG_LEVELS.join(", ")
                 ),
+            ));
+        }
+        if let Some(password) = &self.password
+            && password.expose().is_empty()
+        {
+            problems.push((
+                "database.password",
+                "is empty: set the password, or unset it to use the one in database.url".to_owned(),
             ));
         }
         match url::Url::parse(self.url.expose()) {
@@ -745,4 +783,13 @@ fn check_csp(policy: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A network (`10.0.0.0/8`) or a single address (`10.1.2.3`, a network of one).
+fn parse_network(entry: &str) -> Option<IpNet> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::IpAddr>().ok().map(IpNet::from))
 }

@@ -642,7 +642,7 @@ fn every_bad_value_of_a_section_is_reported_even_next_to_an_unknown_key() {
             "server.compression (set by environment variable APP_SERVER__COMPRESSION): must be true or false, not \"maybe\"",
             "server.max_body_bytes (set by environment variable APP_SERVER__MAX_BODY_BYTES): must be a whole number of bytes from 1 to 1073741824, not \"xyz\"",
             "server.port (set by environment variable APP_SERVER__PORT): must be a whole number from 0 to 65535, not \"abc\"",
-            "server.prot (set by environment variable APP_SERVER__PROT): is not a setting: [server] has host, port, max_body_bytes, request_timeout_secs, header_read_timeout_secs, drain_delay_secs, graceful_shutdown_timeout_secs, compression (see docs/configuration.md)",
+            "server.prot (set by environment variable APP_SERVER__PROT): is not a setting: [server] has host, port, max_body_bytes, request_timeout_secs, header_read_timeout_secs, drain_delay_secs, graceful_shutdown_timeout_secs, compression, trusted_proxies (see docs/configuration.md)",
             "database.max_connections (set by environment variable APP_DATABASE__MAX_CONNECTIONS): must be a whole number of connections from 1 to 1000, not \"many\"",
         ]
         .join("\n")
@@ -827,4 +827,103 @@ fn a_section_that_is_not_a_table_is_reported() {
         sandbox.error(),
         "server (set by instance file <sandbox>/instance/config.toml line 1): must be a table of keys (in a variable, a JSON map such as {\"key\": 1}), not 5"
     );
+}
+
+#[test]
+fn a_database_password_from_a_secret_file_is_merged_into_the_url_and_never_shown() {
+    let sandbox = Sandbox::new()
+        .var("DATABASE_URL", "postgres://keel@db:5432/keel")
+        .file("secrets/database_password", &format!("{CANARY}/@\n"));
+    let loaded = sandbox.load().unwrap();
+    assert_eq!(
+        loaded.settings.database.url.expose(),
+        format!("postgres://keel:{CANARY}%2F%40@db:5432/keel")
+    );
+    let (password, source) = sandbox.value_and_source("database.password");
+    assert!(password.starts_with("***"), "{password}");
+    assert_eq!(source, "secret file <sandbox>/secrets/database_password");
+    let (url, _) = sandbox.value_and_source("database.url");
+    assert!(url.starts_with("postgres://keel:***"), "{url}");
+    let shown = format!("{:?}{:?}", loaded.settings, loaded.masked_entries());
+    assert!(!shown.contains(CANARY), "{shown}");
+}
+
+#[test]
+fn a_database_password_needs_a_url_that_can_carry_it() {
+    let empty = Sandbox::new()
+        .var("DATABASE_URL", "postgres://keel@db/keel")
+        .var("DATABASE_PASSWORD", "");
+    assert_eq!(
+        empty.error(),
+        "database.password (set by environment variable DATABASE_PASSWORD): is empty: set the password, or unset it to use the one in database.url"
+    );
+    // A SQLite file has no password: the URL stays as it is, with a warning.
+    let sqlite = Sandbox::new().file("secrets/database_password", CANARY);
+    let loaded = sqlite.load().unwrap();
+    assert!(
+        loaded
+            .settings
+            .database
+            .url
+            .expose()
+            .starts_with("sqlite://"),
+        "{:?}",
+        loaded.settings.database.url
+    );
+    assert!(!loaded.settings.database.url.expose().contains(CANARY));
+    assert_eq!(
+        loaded.warnings,
+        ["ignoring database.password: database.url is a SQLite file, which has no password"]
+    );
+}
+
+#[test]
+fn trusted_proxies_are_networks_or_addresses() {
+    let loaded = Sandbox::new()
+        .var(
+            "APP_SERVER__TRUSTED_PROXIES",
+            r#"["10.0.0.0/8", "192.168.1.7", "fd00::/8", "::1"]"#,
+        )
+        .load()
+        .unwrap();
+    let networks: Vec<String> = loaded
+        .settings
+        .server
+        .trusted_proxy_networks()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        networks,
+        ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8", "::1/128"]
+    );
+
+    for bad in ["10.0.0.0/33", "proxy.internal", "", "10.0.0.1-10.0.0.9"] {
+        let message = Sandbox::new()
+            .var("APP_SERVER__TRUSTED_PROXIES", &format!("[{bad:?}]"))
+            .error();
+        assert_eq!(
+            message,
+            format!(
+                "server.trusted_proxies (set by environment variable APP_SERVER__TRUSTED_PROXIES): contains {bad:?}, which is neither an IP address nor a network: write e.g. [\"10.0.0.0/8\", \"192.168.1.7\"]"
+            )
+        );
+    }
+}
+
+#[test]
+fn sqlite_outside_development_and_testing_is_a_warning_about_replicas() {
+    let warned = |environment: &str| {
+        Sandbox::new()
+            .env(environment)
+            .var("SECRET_KEY", "a-production-secret-key-that-is-long-enough")
+            .load()
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|warning| warning.contains("SQLite serves one instance only"))
+    };
+    assert!(warned("production"));
+    assert!(warned("staging"));
+    assert!(!warned("development"));
 }

@@ -24,7 +24,7 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 
 pub use crate::filter::check_log_filter;
 pub use crate::probe::probe_endpoint;
-pub use crate::request::{record_status, request_span, trace_id_of};
+pub use crate::request::{record_client_address, record_status, request_span, trace_id_of};
 
 /// The subscriber or the exporter cannot be built from the settings.
 #[derive(Debug, thiserror::Error)]

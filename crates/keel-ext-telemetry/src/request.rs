@@ -26,6 +26,7 @@ pub fn request_span(
         http.request.method = %method,
         http.route = route,
         http.response.status_code = Empty,
+        client.address = Empty,
         request_id,
         trace_id = Empty,
         span_id = Empty,
@@ -43,6 +44,11 @@ pub fn request_span(
         span.record("span_id", tracing::field::display(span_context.span_id()));
     }
     span
+}
+
+/// Records who sent the request (the peer, or the client a trusted proxy names) on the request span.
+pub fn record_client_address(span: &tracing::Span, address: std::net::IpAddr) {
+    span.record("client.address", tracing::field::display(address));
 }
 
 /// Records the response status on the request span (an attribute of the exported span).

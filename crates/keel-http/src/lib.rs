@@ -1,12 +1,15 @@
-//! The HTTP vocabulary that keel's blueprints and its app factory share: request ids and error reports.
+//! The HTTP vocabulary that keel's blueprints and its app factory share: request ids, client addresses and
+//! error reports.
 //!
 //! This crate knows no routes, no state and no configuration. It exists so that every blueprint speaks
 //! the same error format without depending on another blueprint or on the app factory.
 
+mod client_address;
 mod error;
 mod negotiate;
 mod request_id;
 
+pub use crate::client_address::{ClientAddress, FORWARDED_FOR_HEADER};
 pub use crate::error::{ErrorReport, PublicErrorBody};
 pub use crate::negotiate::prefers_html;
 pub use crate::request_id::{REQUEST_ID_HEADER, RequestId};

@@ -75,6 +75,16 @@ pub(crate) enum Command {
     /// List, change or check the feature flags.
     #[command(subcommand)]
     Flags(FlagsCommand),
+    /// Probe this instance's /api/v1/health: exit 0 when it answers 200, 1 otherwise (container health
+    /// checks; the image has no curl).
+    Healthcheck {
+        /// How long to wait for the answer, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=300))]
+        timeout_secs: u64,
+    },
+    /// Generate secrets for a deployment.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Print a greeting: the smallest custom command, to copy when adding your own.
     Hello {
         /// Who to greet.
@@ -115,6 +125,17 @@ pub(crate) enum MigrateCommand {
         /// Allow it in staging and production, where it would destroy real data.
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum SecretsCommand {
+    /// Write random secret_key, admin_token and database_password files (mode 0600) into DIR, keeping any
+    /// that exist. Needs no settings, so it runs before the secrets it writes exist.
+    Init {
+        /// The secrets folder keel reads (APP_SECRETS_DIR). Default: APP_SECRETS_DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 

@@ -12,7 +12,9 @@ mod accept;
 mod check;
 mod cli;
 mod flags;
+mod healthcheck;
 mod migrate;
+mod secrets;
 mod serve;
 mod show_config;
 
@@ -22,7 +24,7 @@ use std::io::Write;
 use clap::Parser;
 use keel_config::{LoadOptions, Loaded, Override, Vars};
 
-use crate::cli::{Cli, Command, FlagsCommand};
+use crate::cli::{Cli, Command, FlagsCommand, SecretsCommand};
 
 /// Exit code of a successful command.
 pub const EXIT_SUCCESS: u8 = 0;
@@ -119,6 +121,28 @@ where
             return EXIT_SUCCESS;
         }
     };
+    // Writing the secrets must not depend on the settings, which need those secrets in production.
+    if let Some(Command::Secrets(SecretsCommand::Init { dir })) = &cli.command {
+        let Some(dir) = dir
+            .clone()
+            .or_else(|| vars.get("APP_SECRETS_DIR").map(std::path::PathBuf::from))
+        else {
+            let _ = writeln!(
+                err,
+                "keel: secrets init needs a folder: pass --dir DIR or set APP_SECRETS_DIR"
+            );
+            return EXIT_USAGE;
+        };
+        return match secrets::init(&dir).and_then(|report| {
+            write_output(out, &report).map_err(|failure| anyhow::anyhow!(failure.message))
+        }) {
+            Ok(()) => EXIT_SUCCESS,
+            Err(error) => {
+                let _ = writeln!(err, "keel: {}", one_line(&error));
+                EXIT_FAILURE
+            }
+        };
+    }
     // Who runs a command, for the audit trail of `keel flags set`; not a setting.
     let user = ["USER", "LOGNAME", "USERNAME"]
         .iter()
@@ -182,7 +206,10 @@ impl From<anyhow::Error> for Failure {
         let refused = error.chain().any(|cause| {
             matches!(
                 cause.downcast_ref::<keel_app_factory::Error>(),
-                Some(keel_app_factory::Error::PendingMigrations { .. })
+                Some(
+                    keel_app_factory::Error::PendingMigrations { .. }
+                        | keel_app_factory::Error::StaticFiles(_)
+                )
             )
         });
         Failure {
@@ -301,6 +328,18 @@ fn execute(
             }
             write_output(out, &report?)
         }
+        Command::Healthcheck { timeout_secs } => {
+            let timeout = std::time::Duration::from_secs(timeout_secs);
+            match runtime()?.block_on(healthcheck::probe(&loaded.settings.server, timeout)) {
+                Ok(line) => write_output(out, &format!("{line}\n")),
+                Err(reason) => Err(Failure {
+                    message: format!("unhealthy: {reason}"),
+                    exit_code: EXIT_FAILURE,
+                }),
+            }
+        }
+        // Handled before the settings load.
+        Command::Secrets(SecretsCommand::Init { .. }) => Ok(()),
         Command::Hello { name } => {
             let greeting = format!(
                 "Hello, {name}! This is {} ({}).\n",

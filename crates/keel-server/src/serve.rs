@@ -11,14 +11,20 @@
 //! bound how long a client may take to send its headers.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, header};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use keel_app_factory::AppState;
 use keel_config::Loaded;
 use keel_ext_telemetry::Telemetry;
+use tower::ServiceExt as _;
 
 use crate::ExtraRoutes;
 use crate::accept::Acceptor;
@@ -85,7 +91,7 @@ pub(crate) async fn serve(
     let (open_connection, mut connections_closed) = mpsc::channel::<()>(1);
     let acceptor = tokio::spawn(accept(
         listener,
-        app.router.clone(),
+        close_while_draining(app.router.clone(), &app.state),
         http,
         accepting,
         finishing,
@@ -157,13 +163,14 @@ async fn accept(
 ) {
     let mut listener = Acceptor::new(listener);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             // Failures (out of file descriptors, usually) are retried with a pause inside `accept`.
-            (stream, _peer) = listener.accept() => stream,
+            accepted = listener.accept() => accepted,
             () = until_set(&mut stop) => return,
         };
         tokio::spawn(serve_connection(
             stream,
+            peer,
             router.clone(),
             http.clone(),
             finishing.clone(),
@@ -174,11 +181,18 @@ async fn accept(
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     router: axum::Router,
     http: http1::Builder,
     mut finishing: watch::Receiver<bool>,
     _open: mpsc::Sender<()>,
 ) {
+    // The peer address, for the client address in logs (`ConnectInfo`, as `axum::serve` provides it).
+    // Added per request rather than as a router layer, which would rebuild every route per connection.
+    let router = router.map_request(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
     let service = TowerToHyperService::new(router);
     let connection = http.serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
@@ -196,6 +210,24 @@ async fn serve_connection(
             }
         }
     }
+}
+
+/// While draining, every response asks the client to close its connection. A proxy's idle keep-alive
+/// connection would otherwise be closed by the server when the listener goes, and a request the proxy
+/// sends on it at that moment fails (a proxy retries only idempotent requests): closing after each
+/// response leaves no idle connection behind.
+fn close_while_draining(router: axum::Router, state: &AppState) -> axum::Router {
+    let draining = state.draining.clone();
+    router.layer(axum::middleware::map_response(
+        move |mut response: axum::response::Response| {
+            if draining.is_draining() {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            std::future::ready(response)
+        },
+    ))
 }
 
 /// Resolves once the flag is `true` (or its sender is gone, which also means: stop).

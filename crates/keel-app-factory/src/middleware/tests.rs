@@ -23,6 +23,7 @@ fn options() -> Options {
         content_security_policy: HeaderValue::from_static("default-src 'self'"),
         strict_transport_security: false,
         compression: true,
+        trusted_proxies: Arc::from([]),
         error_pages: ErrorPages {
             max_body_bytes: 16,
             site: SiteInfo {
