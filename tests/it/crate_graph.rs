@@ -1,4 +1,5 @@
-//! A tidy test: the workspace's crate graph has no upward arrow (DESIGN §2), checked from `cargo metadata`.
+//! A tidy test: the workspace's crate graph has no upward arrow (ARCHITECTURE.md, "Dependency graph"),
+//! checked from `cargo metadata`.
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -22,3 +22,4 @@ mod process;
 mod raw_process;
 mod routes;
 mod telemetry;
+mod tidy;

@@ -3,8 +3,8 @@
 //! 1. `X-App` and the security headers (`X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy`,
 //!    `Content-Security-Policy` from `security.csp`, and HSTS when `security.preferred_url_scheme` is
 //!    https), each set only when a handler did not choose its own. They sit outermost, not next to the
-//!    routes as DESIGN §7 draws them, so that responses made by the layers below (413, 504, the panic
-//!    500) carry them too;
+//!    routes where a stack usually puts them, so that responses made by the layers below (413, 504, the
+//!    panic 500) carry them too;
 //! 2. request id: keep a sane incoming `X-Request-ID` or make a UUIDv7, store it in the request's
 //!    extensions and echo it on the response;
 //! 3. trace span: one span per request (child of an incoming W3C `traceparent`) carrying the request id,
@@ -99,7 +99,7 @@ impl Options {
         Ok(Options {
             app_header,
             max_body_bytes: settings.server.max_body_bytes,
-            request_timeout: settings.server.request_timeout(),
+            request_timeout: settings.server.request_timeout,
             cors,
             content_security_policy: HeaderValue::from_str(&security.csp)
                 .map_err(|_| crate::Error::NotAHeader("security.csp"))?,

@@ -1,11 +1,17 @@
 //! Everything that can go wrong while loading settings. Each problem names the key (when there is one),
 //! the layer that set it, what is wrong and how to fix it, and never contains a secret's value.
+//!
+//! The crate's one error type is a struct, not the usual enum of ways to fail: loading fails in one way
+//! only — the configuration has problems — and its point is to list all of them at once. The kinds of
+//! problem (a bad value, an unknown key, an unreadable file) matter to the operator who reads the message,
+//! not to any caller, which prints it and exits 78; an enum would add a variant no caller could tell apart.
 
 use std::fmt;
 
 /// The settings cannot be loaded. Holds every problem found, in the order the loader met them, so an
-/// operator fixes them all in one round instead of one per start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// operator fixes them all in one round instead of one per start. Displayed one problem per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", one_per_line(problems))]
 pub struct Error {
     problems: Vec<Problem>,
 }
@@ -70,17 +76,10 @@ impl fmt::Display for Problem {
     }
 }
 
-/// One problem per line.
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, problem) in self.problems.iter().enumerate() {
-            if index > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{problem}")?;
-        }
-        Ok(())
-    }
+fn one_per_line(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
-
-impl std::error::Error for Error {}

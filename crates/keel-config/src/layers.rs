@@ -52,6 +52,11 @@ const FILE_SUFFIX: &str = "_FILE";
 pub(crate) struct Layer(Map<String, Value>);
 
 impl Layer {
+    /// The layer's values, as a tree of tables.
+    pub(crate) fn table(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
     pub(crate) fn single(key: &str, kind: ValueKind, origin: String) -> Self {
         let mut layer = Layer::default();
         layer.insert(key, Value::new(Some(&origin), kind));
@@ -431,7 +436,7 @@ fn role_of(name: &str) -> VariableRole {
         Some(rest) if rest.contains(VARIABLE_NESTING) => {
             VariableRole::Setting(rest.to_ascii_lowercase().replace(VARIABLE_NESTING, "."))
         }
-        Some(rest) if crate::settings::SECTIONS.contains(&rest.to_ascii_lowercase().as_str()) => {
+        Some(rest) if crate::settings::sections().contains(&rest.to_ascii_lowercase().as_str()) => {
             VariableRole::Section(rest.to_ascii_lowercase())
         }
         Some(_) => VariableRole::Misnamed,

@@ -7,18 +7,23 @@ mod bounds;
 mod de;
 mod environment;
 mod error;
+mod fields;
+mod grammar;
+mod kinds;
 mod layers;
 mod load;
 mod provenance;
 mod read;
 mod secret;
 mod settings;
+mod validate;
 mod vars;
+mod view;
 
 pub use crate::environment::{Environment, UnknownEnvironment};
 pub use crate::error::{Error, Problem};
 pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, LogFilterCheck, load};
-pub use crate::provenance::{COMMON_KEYS, Entry, Provenance, entries_to_json};
+pub use crate::provenance::Provenance;
 pub use crate::secret::{ConnectionUrl, Fingerprints, Secret};
 pub use crate::settings::{
     AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, LogFormat, OtlpProtocol,
@@ -26,6 +31,7 @@ pub use crate::settings::{
     StaticFilesSettings, TelemetrySettings, UrlScheme,
 };
 pub use crate::vars::{Override, Vars};
+pub use crate::view::{COMMON_KEYS, Entry, entries_to_json};
 
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ use crate::layers::{self, Findings, Layer};
 use crate::provenance::Provenance;
 use crate::read::Sections;
 use crate::settings::{self, Settings, TelemetrySettings};
+use crate::validate::Context;
 use crate::vars::{Override, Vars};
 
 /// The profile files, embedded so that the binary carries its own defaults.
@@ -86,13 +87,16 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         .map(|path| format!(".env file {}", path.display()))
         .unwrap_or_default();
     let profile_origin = format!("profile {environment} (profiles/{environment}.toml)");
+    let built_in = layers::toml_layer(
+        DEFAULT_PROFILE,
+        "built-in defaults (profiles/default.toml)",
+        false,
+        &mut findings,
+    );
+    // Kept as read: its values stand in for bad ones, and it declares the flags and the development key.
+    let defaults = built_in.table().clone();
     let mut stack: Vec<Layer> = vec![
-        layers::toml_layer(
-            DEFAULT_PROFILE,
-            "built-in defaults (profiles/default.toml)",
-            false,
-            &mut findings,
-        ),
+        built_in,
         derived_defaults(environment, &instance_dir),
         layers::toml_layer(
             profile_text(environment),
@@ -147,29 +151,30 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
     })?;
     let provenance = Provenance::from_tree(&tree);
 
+    let sections = settings::sections();
     for (name, _) in tree
         .iter()
-        .filter(|(name, _)| !settings::SECTIONS.contains(&name.as_str()))
+        .filter(|(name, _)| !sections.contains(&name.as_str()))
     {
         problems.push(Problem::at_key(
             name.clone(),
             provenance.source_of_key_or_table(name).unwrap_or("unknown"),
             format!(
                 "is not a section keel knows: the sections are {}",
-                settings::SECTIONS.join(", ")
+                sections.join(", ")
             ),
         ));
     }
-    // One section at a time, so that a mistake in one section does not hide those in the others.
-    // The embedded defaults always parse (a unit test loads them); were they not to, bad values would
-    // merely have no stand-in while the rest of their section is read.
-    let defaults: toml::Table = toml::from_str(DEFAULT_PROFILE).unwrap_or_default();
     problems.extend(undeclared_flags(&tree, &defaults, &provenance));
+    // One section at a time, so that a mistake in one section does not hide those in the others.
     let mut read = Sections {
         tree: &tree,
         defaults: &defaults,
         provenance: &provenance,
-        environment,
+        context: Context {
+            environment,
+            development_secret_key: text_at(&defaults, "security", "secret_key"),
+        },
         problems: &mut problems,
     };
     let sections = (
@@ -232,7 +237,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
 
 /// Puts `database.password` into `database.url`, so everything that connects sees one URL. A SQLite
 /// file has no password, so there it is left out (and [`deployment_warnings`] says so).
-fn merge_database_password(database: &mut crate::settings::DatabaseSettings) {
+fn merge_database_password(database: &mut settings::DatabaseSettings) {
     if database.url.scheme() == Some("sqlite") {
         return;
     }
@@ -268,14 +273,14 @@ fn deployment_warnings(settings: &Settings) -> Vec<String> {
 /// setting (`APP_FEATURES__SINGUP_V2=true` would otherwise do nothing, silently).
 fn undeclared_flags(
     tree: &config::Map<String, config::Value>,
-    defaults: &toml::Table,
+    defaults: &config::Map<String, config::Value>,
     provenance: &Provenance,
 ) -> Vec<Problem> {
-    let declared: Vec<&str> = defaults
-        .get("features")
-        .and_then(toml::Value::as_table)
-        .map(|flags| flags.keys().map(String::as_str).collect())
-        .unwrap_or_default();
+    let mut declared: Vec<&str> = match defaults.get("features").map(|value| &value.kind) {
+        Some(ValueKind::Table(flags)) => flags.keys().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
+    declared.sort_unstable();
     let Some(ValueKind::Table(set)) = tree.get("features").map(|value| &value.kind) else {
         return Vec::new();
     };
@@ -294,6 +299,21 @@ fn undeclared_flags(
             )
         })
         .collect()
+}
+
+/// The text at `section.key` of a tree, if it is text.
+fn text_at<'a>(
+    tree: &'a config::Map<String, config::Value>,
+    section: &str,
+    key: &str,
+) -> Option<&'a str> {
+    let ValueKind::Table(table) = &tree.get(section)?.kind else {
+        return None;
+    };
+    match &table.get(key)?.kind {
+        ValueKind::String(text) => Some(text),
+        _ => None,
+    }
 }
 
 fn select_environment(options: &LoadOptions) -> Result<(Environment, String), Error> {

@@ -9,22 +9,19 @@ use serde_path_to_error::Segment;
 
 use crate::bounds;
 use crate::de::{DeError, ValueDeserializer};
-use crate::environment::Environment;
 use crate::error::Problem;
-use crate::layers;
 use crate::provenance::Provenance;
-use crate::settings::{self, Section};
-
-/// Where the built-in defaults' values say they come from, when one stands in for a bad value.
-const DEFAULTS_ORIGIN: &str = "built-in defaults (profiles/default.toml)";
+use crate::settings;
+use crate::validate::{Context, Section};
 
 /// Reads sections out of the merged tree, collecting every problem.
 pub(crate) struct Sections<'a> {
     pub(crate) tree: &'a config::Map<String, Value>,
-    /// `profiles/default.toml`, whose values stand in for bad ones while the rest of a section is read.
-    pub(crate) defaults: &'a toml::Table,
+    /// The built-in defaults' layer (`profiles/default.toml`, as the loader read it), whose values stand in
+    /// for bad ones while the rest of a section is read.
+    pub(crate) defaults: &'a config::Map<String, Value>,
     pub(crate) provenance: &'a Provenance,
-    pub(crate) environment: Environment,
+    pub(crate) context: Context<'a>,
     pub(crate) problems: &'a mut Vec<Problem>,
 }
 
@@ -71,7 +68,7 @@ impl Sections<'_> {
             }
             set_aside.push(key);
         };
-        for (key, message) in section.problems(self.environment) {
+        for (key, message) in section.problems(&self.context) {
             // A value that stood in for a bad one is not the operator's: its problem was reported.
             if set_aside.iter().any(|bad| bad == key) {
                 continue;
@@ -143,14 +140,16 @@ fn dotted(section: &str, path: &[String]) -> String {
 }
 
 /// The built-in default of `key`, to stand in for a bad value.
-fn default_of(defaults: &toml::Table, key: &str) -> Option<Value> {
+fn default_of(defaults: &config::Map<String, Value>, key: &str) -> Option<Value> {
     let mut parts = key.split('.');
     let mut value = defaults.get(parts.next()?)?;
     for part in parts {
-        value = value.as_table()?.get(part)?;
+        let ValueKind::Table(table) = &value.kind else {
+            return None;
+        };
+        value = table.get(part)?;
     }
-    let origin = DEFAULTS_ORIGIN.to_owned();
-    Some(layers::from_toml(value.clone(), key, &|_| origin.clone()))
+    Some(value.clone())
 }
 
 /// Puts `stand_in` at `path` inside `section` (or removes the key when there is none). `false` when the

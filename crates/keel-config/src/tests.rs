@@ -231,7 +231,7 @@ fn the_instance_file_merges_with_the_profile_instead_of_replacing_it() {
     let loaded = sandbox.load().unwrap();
     assert_eq!(loaded.settings.server.port, 7001);
     assert_eq!(loaded.settings.server.host, "127.0.0.1");
-    assert_eq!(loaded.settings.server.request_timeout_secs, 30);
+    assert_eq!(loaded.settings.server.request_timeout.as_secs(), 30);
 }
 
 #[test]
@@ -452,7 +452,7 @@ fn the_sections_list_matches_the_settings_struct() {
         .keys()
         .map(String::as_str)
         .collect();
-    let mut sections = crate::settings::SECTIONS.to_vec();
+    let mut sections = crate::settings::sections().to_vec();
     sections.sort_unstable();
     let mut fields = fields;
     fields.sort_unstable();

@@ -7,26 +7,11 @@ use keel_config::DatabaseSettings;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{ConnectOptions, Database};
 
+use crate::backend::Backend;
 use crate::{Db, Error};
 
 /// How long a SQLite connection waits for another writer before giving up with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The database engines keel supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
 
 pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
     let url = settings.url.expose();
@@ -43,9 +28,9 @@ pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
     options
         .min_connections(settings.min_connections)
         .max_connections(settings.max_connections)
-        .connect_timeout(settings.connect_timeout())
-        .acquire_timeout(settings.acquire_timeout())
-        .idle_timeout(settings.idle_timeout())
+        .connect_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(settings.idle_timeout)
         .sqlx_logging(settings.log_statements != "off")
         .sqlx_logging_level(statement_log_level(&settings.log_statements))
         .map_sqlx_sqlite_opts(|sqlite| {
@@ -57,11 +42,11 @@ pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
         });
     // sqlx keeps retrying a refused connection until its acquire timeout; one attempt here is bounded by
     // the connect timeout instead, so start-up retries (see `retry.rs`) are paced by keel.
-    let connection = tokio::time::timeout(settings.connect_timeout(), Database::connect(options))
+    let connection = tokio::time::timeout(settings.connect_timeout, Database::connect(options))
         .await
         .map_err(|_elapsed| Error::ConnectTimeout {
             url: settings.url.masked(),
-            timeout: settings.connect_timeout(),
+            timeout: settings.connect_timeout,
         })?
         .map_err(|source| match crate::permanent::cause(&source, backend) {
             Some(cause) => Error::Unusable {

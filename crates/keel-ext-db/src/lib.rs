@@ -4,6 +4,7 @@
 //! migrations and holds the entities. Blueprints receive a [`Db`] through their state and decide what a
 //! failure means for their clients.
 
+mod backend;
 mod connect;
 pub mod entities;
 mod permanent;
@@ -17,7 +18,7 @@ use keel_migrations::Migrator;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbErr};
 use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
-pub use crate::connect::Backend;
+pub use crate::backend::Backend;
 use crate::connect::SqliteFile;
 
 /// One migration and whether it has been applied.

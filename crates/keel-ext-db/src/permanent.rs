@@ -4,7 +4,7 @@
 
 use sea_orm::{DbErr, RuntimeErr};
 
-use crate::connect::Backend;
+use crate::backend::Backend;
 
 /// The cause and fix of `error` when retrying cannot help, `None` when it may.
 pub(crate) fn cause(error: &DbErr, backend: Backend) -> Option<String> {

@@ -20,7 +20,7 @@ fn far_future() -> Instant {
 pub(crate) async fn connect(settings: &DatabaseSettings) -> Result<Db, Error> {
     // The setting is bounded, so this cannot overflow; were it not, the deadline would be "never".
     let deadline = Instant::now()
-        .checked_add(settings.startup_timeout())
+        .checked_add(settings.startup_timeout)
         .unwrap_or_else(far_future);
     let started = Instant::now();
     let mut backoff = FIRST_BACKOFF;

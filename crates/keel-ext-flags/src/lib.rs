@@ -12,6 +12,7 @@
 
 pub mod bucket;
 pub mod catalog;
+mod flag;
 mod guard;
 mod persist;
 mod store;
@@ -20,12 +21,12 @@ mod sync;
 pub mod testing;
 pub mod visitor;
 
+pub use crate::flag::{
+    ACTOR_MAX_CHARS, Announcement, Change, Changed, Flag, FlagState, Source, is_actor_char,
+};
 pub use crate::guard::{RequireFlag, RequireFlagLayer, require_flag};
 pub use crate::persist::AuditEntry;
-pub use crate::store::{
-    ACTOR_MAX_CHARS, Announcement, Change, Changed, Flag, FlagState, FlagStore, Snapshot, Source,
-    is_actor_char,
-};
+pub use crate::store::{FlagStore, Snapshot};
 pub use crate::sync::probe_redis;
 pub use crate::visitor::{Flags, VisitorCookies};
 

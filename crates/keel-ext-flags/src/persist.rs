@@ -16,7 +16,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::Error;
-use crate::store::{Change, Declared, FlagState};
+use crate::flag::{Change, Declared, FlagState};
 
 /// One recorded change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

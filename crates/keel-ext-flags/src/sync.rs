@@ -6,17 +6,18 @@
 //! store keeps serving its last snapshot and changes still arrive through the periodic resync; the
 //! outage is logged once when it begins and once when it ends, never per request or per attempt.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
+use futures_util::future::BoxFuture;
 use keel_config::ConnectionUrl;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
 use crate::Error;
-use crate::store::{Announcement, Shared};
+use crate::flag::Announcement;
 
 /// How long connecting to Redis (or publishing) may take before it counts as down.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -28,23 +29,30 @@ const KEEPALIVE: Duration = Duration::from_secs(10);
 const RECONNECT_FIRST: Duration = Duration::from_millis(250);
 const RECONNECT_MAX: Duration = Duration::from_secs(10);
 
+/// Reloads the store's flags from the database (a failure is the store's to log); answers `false` once
+/// the store is gone, which ends the task that called it. The store hands one to each background task,
+/// so this module knows nothing of the store's insides.
+pub(crate) type Resync = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
+
 /// Reloads the flags every `interval` until the store is dropped.
-pub(crate) async fn resync_every(store: Weak<Shared>, interval: Duration) {
+pub(crate) async fn resync_every(resync: Resync, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is immediate, and the store has just been loaded.
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let Some(store) = store.upgrade() else { return };
-        store.resync_logged().await;
+        if !resync().await {
+            return;
+        }
     }
 }
 
 /// Subscribes to the announcement channel and resyncs on every message, reconnecting with backoff for
 /// as long as the store lives. A PING every [`KEEPALIVE`] notices a connection that died silently (a
 /// failover without a reset, an idle NAT entry dropped), which would otherwise never deliver again.
-pub(crate) async fn listen(store: Weak<Shared>, announcer: Announcer) {
+/// `status` is the store's view of whether announcements are heard (readiness reports it).
+pub(crate) async fn listen(resync: Resync, announcer: Announcer, status: Arc<RedisStatus>) {
     let mut backoff = RECONNECT_FIRST;
     loop {
         let subscribed = tokio::time::timeout(REDIS_TIMEOUT, async {
@@ -53,21 +61,18 @@ pub(crate) async fn listen(store: Weak<Shared>, announcer: Announcer) {
             Ok::<_, redis::RedisError>(pubsub)
         })
         .await;
-        let Some(shared) = store.upgrade() else {
-            return;
-        };
         let lost = match subscribed {
             Ok(Ok(pubsub)) => {
                 backoff = RECONNECT_FIRST;
-                shared.redis_status.set_connected(true);
-                shared
-                    .redis_status
+                status.set_connected(true);
+                status
                     .outage
                     .recovered("Redis flag announcements are heard again");
                 // Changes announced while this instance was not listening are in the database.
-                shared.resync_logged().await;
-                drop(shared);
-                match receive(&store, pubsub).await {
+                if !resync().await {
+                    return;
+                }
+                match receive(&resync, pubsub).await {
                     Some(reason) => reason,
                     None => return,
                 }
@@ -75,22 +80,18 @@ pub(crate) async fn listen(store: Weak<Shared>, announcer: Announcer) {
             Ok(Err(error)) => error.to_string(),
             Err(_elapsed) => format!("no answer within {REDIS_TIMEOUT:?}"),
         };
-        let Some(shared) = store.upgrade() else {
-            return;
-        };
-        shared.redis_status.set_connected(false);
-        shared.redis_status.outage.failed(
+        status.set_connected(false);
+        status.outage.failed(
             &lost,
             "cannot hear Redis flag announcements; flags keep their last known state and changes arrive through the periodic resync (flag_sync.resync_interval_secs)",
         );
-        drop(shared);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(RECONNECT_MAX);
     }
 }
 
 /// Resyncs on every message until the connection is lost (returns why) or the store is gone (`None`).
-async fn receive(store: &Weak<Shared>, pubsub: redis::aio::PubSub) -> Option<String> {
+async fn receive(resync: &Resync, pubsub: redis::aio::PubSub) -> Option<String> {
     let (mut sink, mut messages) = pubsub.split();
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     keepalive.tick().await;
@@ -100,7 +101,9 @@ async fn receive(store: &Weak<Shared>, pubsub: redis::aio::PubSub) -> Option<Str
                 if message.is_none() {
                     return Some("the subscription connection closed".to_owned());
                 }
-                store.upgrade()?.resync_logged().await;
+                if !resync().await {
+                    return None;
+                }
             }
             _ = keepalive.tick() => {
                 match tokio::time::timeout(REDIS_TIMEOUT, sink.ping::<redis::Value>()).await {

@@ -7,13 +7,13 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Context;
 use chrono::NaiveDate;
 use keel_config::Settings;
 use keel_ext_flags::catalog::CATALOG;
 use keel_ext_flags::{ACTOR_MAX_CHARS, Announcement, Change, FlagState, FlagStore, Source};
 
 use crate::cli::{FlagsCommand, Switch};
+use crate::failure::Failure;
 
 /// How far ahead `check` warns about flags that are about to expire.
 const EXPIRY_WARNING_DAYS: u64 = 30;
@@ -29,10 +29,10 @@ pub(crate) async fn run(
     command: FlagsCommand,
     settings: &Settings,
     user: &str,
-) -> anyhow::Result<String> {
+) -> Result<String, Failure> {
     let db = keel_app_factory::open_database(settings)
         .await
-        .context("cannot open the flag store's database")?;
+        .map_err(|error| Failure::from(error).context("cannot open the flag store's database"))?;
     let store = FlagStore::open(settings, db.clone()).await?;
     let report = match command {
         FlagsCommand::List => list(&store),
@@ -52,11 +52,11 @@ pub(crate) async fn run(
                 }
                 Announcement::Failed => format!(
                     "Redis did not take the announcement: running instances apply it at their next resync (within {} s)",
-                    settings.flag_sync.resync_interval_secs
+                    settings.flag_sync.resync_interval.as_secs()
                 ),
                 Announcement::NotConfigured => format!(
                     "running instances apply it at their next resync (within {} s; set redis.url for a second)",
-                    settings.flag_sync.resync_interval_secs
+                    settings.flag_sync.resync_interval.as_secs()
                 ),
             };
             format!(

@@ -11,6 +11,7 @@
 mod accept;
 mod check;
 mod cli;
+mod failure;
 mod flags;
 mod healthcheck;
 mod migrate;
@@ -25,26 +26,12 @@ use clap::Parser;
 use keel_config::{LoadOptions, Loaded, Override, Vars};
 
 use crate::cli::{Cli, Command, FlagsCommand, SecretsCommand};
+use crate::failure::Failure;
 
-/// Exit code of a successful command.
-pub const EXIT_SUCCESS: u8 = 0;
-/// Exit code for every failure that is not one of the more specific ones below.
-pub const EXIT_FAILURE: u8 = 1;
-/// Exit code for a command line that cannot be parsed (clap's convention).
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code when the database stays unreachable past `database.startup_timeout_secs` (`EX_UNAVAILABLE`
-/// from sysexits.h): an orchestrator may retry later, unlike for a configuration error.
-pub const EXIT_UNAVAILABLE: u8 = 69;
-/// Exit code when a second SIGINT/SIGTERM cut a graceful shutdown short (128 + SIGINT, the shell's
-/// convention for "interrupted").
-pub const EXIT_INTERRUPTED: u8 = 130;
-/// Exit code when in-flight requests outlived `server.graceful_shutdown_timeout_secs` and were cut
-/// (`EX_TEMPFAIL` from sysexits.h): the shutdown completed, but clients may have seen failures, which an
-/// orchestrator should be able to tell from a clean stop.
-pub const EXIT_REQUESTS_CUT: u8 = 75;
-/// Exit code for a configuration error (`EX_CONFIG` from BSD's sysexits.h), distinct from other failures
-/// so that deploy scripts can tell "fix the settings" from "the service broke".
-pub const EXIT_CONFIG: u8 = 78;
+pub use crate::failure::{
+    EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_REQUESTS_CUT, EXIT_SUCCESS, EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+};
 
 /// Routes to merge into the app next to the blueprints' (see `keel_app_factory::create_app_with`).
 pub type ExtraRoutes = fn() -> axum::Router<keel_app_factory::AppState>;
@@ -123,25 +110,17 @@ where
     };
     // Writing the secrets must not depend on the settings, which need those secrets in production.
     if let Some(Command::Secrets(SecretsCommand::Init { dir })) = &cli.command {
-        let Some(dir) = dir
+        let written = dir
             .clone()
             .or_else(|| vars.get("APP_SECRETS_DIR").map(std::path::PathBuf::from))
-        else {
-            let _ = writeln!(
-                err,
-                "keel: secrets init needs a folder: pass --dir DIR or set APP_SECRETS_DIR"
-            );
-            return EXIT_USAGE;
-        };
-        return match secrets::init(&dir).and_then(|report| {
-            write_output(out, &report).map_err(|failure| anyhow::anyhow!(failure.message))
-        }) {
-            Ok(()) => EXIT_SUCCESS,
-            Err(error) => {
-                let _ = writeln!(err, "keel: {}", one_line(&error));
-                EXIT_FAILURE
-            }
-        };
+            .ok_or_else(|| {
+                Failure::Usage(
+                    "secrets init needs a folder: pass --dir DIR or set APP_SECRETS_DIR".to_owned(),
+                )
+            })
+            .and_then(|dir| secrets::init(&dir).map_err(Failure::Failed))
+            .and_then(|report| write_output(out, &report));
+        return exit_code(written, err);
     }
     // Who runs a command, for the audit trail of `keel flags set`; not a setting.
     let user = ["USER", "LOGNAME", "USERNAME"]
@@ -150,10 +129,7 @@ where
         .unwrap_or_else(|| "unknown".to_owned());
     let loaded = match load_settings(&cli, vars) {
         Ok(loaded) => loaded,
-        Err(error) => {
-            let _ = writeln!(err, "keel: configuration error: {error}");
-            return EXIT_CONFIG;
-        }
+        Err(error) => return exit_code(Err(Failure::from(error)), err),
     };
     let command = cli.command.unwrap_or_default();
     // The loader's warnings (an ignored `APP_SERVER_PORT`, …) reach the operator whatever the command:
@@ -164,87 +140,18 @@ where
             let _ = writeln!(err, "keel: warning: {warning}");
         }
     }
-    match execute(command, loaded, out, embedding, &user) {
+    exit_code(execute(command, loaded, out, embedding, &user), err)
+}
+
+/// The exit code of a command's outcome, telling the operator why when it failed.
+fn exit_code(outcome: Result<(), Failure>, err: &mut dyn Write) -> u8 {
+    match outcome {
         Ok(()) => EXIT_SUCCESS,
         Err(failure) => {
-            let _ = writeln!(err, "keel: {}", failure.message);
-            failure.exit_code
+            let _ = writeln!(err, "keel: {}", failure.message());
+            failure.exit_code()
         }
     }
-}
-
-/// A failed command: what to print and which exit code to use.
-struct Failure {
-    message: String,
-    exit_code: u8,
-}
-
-impl Failure {
-    fn config(error: impl std::fmt::Display) -> Failure {
-        Failure {
-            message: format!("configuration error: {error}"),
-            exit_code: EXIT_CONFIG,
-        }
-    }
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(error: anyhow::Error) -> Failure {
-        // The app factory's database errors are transparent, so look at it and at the bare database error
-        // (commands other than `serve` connect directly).
-        let unreachable = error.chain().any(|cause| {
-            matches!(
-                cause.downcast_ref::<keel_ext_db::Error>(),
-                Some(keel_ext_db::Error::Unreachable { .. })
-            ) || matches!(
-                cause.downcast_ref::<keel_app_factory::Error>(),
-                Some(keel_app_factory::Error::Database(
-                    keel_ext_db::Error::Unreachable { .. }
-                ))
-            )
-        });
-        let refused = error.chain().any(|cause| {
-            matches!(
-                cause.downcast_ref::<keel_app_factory::Error>(),
-                Some(
-                    keel_app_factory::Error::PendingMigrations { .. }
-                        | keel_app_factory::Error::StaticFiles(_)
-                )
-            )
-        });
-        Failure {
-            message: one_line(&error),
-            exit_code: if error.downcast_ref::<serve::Interrupted>().is_some() {
-                EXIT_INTERRUPTED
-            } else if error.downcast_ref::<serve::RequestsCut>().is_some() {
-                EXIT_REQUESTS_CUT
-            } else if unreachable {
-                EXIT_UNAVAILABLE
-            } else if refused {
-                EXIT_CONFIG
-            } else {
-                EXIT_FAILURE
-            },
-        }
-    }
-}
-
-/// The error and its causes on one line, each said once. Many errors, keel's and libraries', print their
-/// source in their own message too, and joining the chain as it is would repeat it
-/// (`…: Permission denied (os error 13): Permission denied (os error 13)`).
-fn one_line(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if line.ends_with(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
 }
 
 fn load_settings(cli: &Cli, vars: Vars) -> Result<Loaded, keel_config::Error> {
@@ -280,18 +187,16 @@ fn execute(
             if embedding.owns_process {
                 accept::raise_open_file_limit();
             }
-            runtime.block_on(serve::serve(loaded, embedding.extra_routes, telemetry))?;
-            Ok(())
+            runtime.block_on(serve::serve(loaded, embedding.extra_routes, telemetry))
         }
         Command::Check => {
             let report = runtime()?.block_on(check::check(&loaded));
             write_output(out, &report.text)?;
             match report.failed {
                 0 => Ok(()),
-                failed => Err(Failure {
-                    message: format!("check failed: {failed} of the checks above did not pass"),
-                    exit_code: EXIT_FAILURE,
-                }),
+                failed => Err(Failure::failed(format!(
+                    "check failed: {failed} of the checks above did not pass"
+                ))),
             }
         }
         Command::Migrate(command) => {
@@ -311,12 +216,9 @@ fn execute(
             write_output(out, &report.text)?;
             match report.expired {
                 0 => Ok(()),
-                expired => Err(Failure {
-                    message: format!(
-                        "flags check failed: {expired} flag(s) past their expiry date (listed above)"
-                    ),
-                    exit_code: EXIT_FAILURE,
-                }),
+                expired => Err(Failure::failed(format!(
+                    "flags check failed: {expired} flag(s) past their expiry date (listed above)"
+                ))),
             }
         }
         Command::Flags(command) => {
@@ -332,10 +234,7 @@ fn execute(
             let timeout = std::time::Duration::from_secs(timeout_secs);
             match runtime()?.block_on(healthcheck::probe(&loaded.settings.server, timeout)) {
                 Ok(line) => write_output(out, &format!("{line}\n")),
-                Err(reason) => Err(Failure {
-                    message: format!("unhealthy: {reason}"),
-                    exit_code: EXIT_FAILURE,
-                }),
+                Err(reason) => Err(Failure::failed(format!("unhealthy: {reason}"))),
             }
         }
         // Handled before the settings load.
@@ -366,13 +265,13 @@ fn telemetry_for(
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Runtime::new()
-        .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}").into())
+        .map_err(|error| Failure::failed(format!("cannot start the async runtime: {error}")))
 }
 
 fn write_output(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|error| anyhow::anyhow!("cannot write the output: {error}").into())
+        .map_err(|error| Failure::failed(format!("cannot write the output: {error}")))
 }
 
 /// Installs the global subscriber (and, through it, trace export) and reports the loader's warnings.
@@ -380,7 +279,7 @@ fn install_telemetry(loaded: &Loaded) -> Result<keel_ext_telemetry::Telemetry, F
     let (subscriber, telemetry) =
         keel_ext_telemetry::init(&loaded.settings).map_err(Failure::config)?;
     tracing::subscriber::set_global_default(subscriber)
-        .map_err(|error| anyhow::anyhow!("cannot install the log subscriber: {error}"))?;
+        .map_err(|error| Failure::failed(format!("cannot install the log subscriber: {error}")))?;
     // Panics go through the subscriber too (with the request's span, so its request id), instead of the
     // default hook's plain text, which would break a JSON log stream. A panic in a handler becomes a 500
     // in the app factory; this is the one place it is logged.

@@ -3,27 +3,27 @@
 //! Development and testing migrate on start (`database.auto_migrate`); staging and production run
 //! `keel migrate up` as a release step, and `serve` refuses to start while migrations are pending.
 
-use anyhow::Context;
 use keel_config::Settings;
 use keel_ext_db::Db;
 
 use crate::cli::MigrateCommand;
+use crate::failure::Failure;
 
 /// Runs `command` and returns the report to print.
-pub(crate) async fn run(command: MigrateCommand, settings: &Settings) -> anyhow::Result<String> {
+pub(crate) async fn run(command: MigrateCommand, settings: &Settings) -> Result<String, Failure> {
     // Staging and production hold data worth keeping: what destroys it needs --force there.
     let environment = settings.app.env;
     let guarded = !environment.is_local();
     if let MigrateCommand::Fresh { force: false } = command
         && guarded
     {
-        anyhow::bail!(
+        return Err(Failure::failed(format!(
             "migrate fresh drops every table, and this is {environment}: add --force if that is really what you want"
-        );
+        )));
     }
     let db = Db::connect_with_retry(&settings.database)
         .await
-        .context("cannot reach the database")?;
+        .map_err(|error| Failure::from(error).context("cannot reach the database"))?;
     let database = settings.database.url.masked();
     let report = match command {
         MigrateCommand::Up => {
@@ -50,11 +50,11 @@ pub(crate) async fn run(command: MigrateCommand, settings: &Settings) -> anyhow:
                 .collect();
             if guarded && !force && !reverted.is_empty() {
                 db.close().await?;
-                anyhow::bail!(
+                return Err(Failure::failed(format!(
                     "migrate down {steps} would revert {} migration(s), dropping their tables and the data in them ({}), and this is {environment}: add --force if that is really what you want",
                     reverted.len(),
                     reverted.join(", ")
-                );
+                )));
             }
             db.migrate_down(steps).await?;
             match reverted.len() {

@@ -28,21 +28,9 @@ use tower::ServiceExt as _;
 
 use crate::ExtraRoutes;
 use crate::accept::Acceptor;
+use crate::failure::Failure;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-
-/// A second shutdown signal arrived: the process exits without waiting.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted by {0}: exiting at once")]
-pub(crate) struct Interrupted(&'static str);
-
-/// Requests were still running when the grace period ended, and were cut. The rest of the shutdown
-/// happened; the exit code tells an orchestrator that clients may have seen failures.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "in-flight requests were still running after {0} s (server.graceful_shutdown_timeout_secs) and were cut"
-)]
-pub(crate) struct RequestsCut(u64);
 
 /// How long closing the database pool may take at exit.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,28 +42,32 @@ pub(crate) async fn serve(
     loaded: Loaded,
     extra_routes: Option<ExtraRoutes>,
     telemetry: Option<Telemetry>,
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     let settings = &loaded.settings;
     // Listen for both signals before anything slow happens: once listened for, a signal no longer ends
     // the process by itself, so start-up (which may retry the database for a while) races them too.
-    let mut signals = Signals::listen()?;
+    let mut signals = Signals::listen().map_err(Failure::Failed)?;
     let extra_routes = extra_routes.map_or_else(axum::Router::new, |routes| routes());
     let app = tokio::select! {
         app = keel_app_factory::create_app_with(&loaded, extra_routes) => {
-            app.context("cannot start the app")?
+            app.map_err(|error| Failure::from(error).context("cannot start the app"))?
         }
         signal = signals.next() => {
             tracing::info!(signal, "stopped while starting");
-            return Err(Interrupted(signal).into());
+            return Err(Failure::Interrupted(signal));
         }
     };
     let address = format!("{}:{}", settings.server.host, settings.server.port);
-    let listener = TcpListener::bind(&address).await.with_context(|| {
-        format!("cannot listen on {address}; set server.host and server.port (or PORT) to a free address")
-    })?;
+    let listener = TcpListener::bind(&address)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {address}; set server.host and server.port (or PORT) to a free address")
+        })
+        .map_err(Failure::Failed)?;
     let local_address = listener
         .local_addr()
-        .context("cannot read the bound address")?;
+        .context("cannot read the bound address")
+        .map_err(Failure::Failed)?;
     tracing::info!(
         environment = %settings.app.env,
         database = settings.database.url.scheme().unwrap_or("unknown"),
@@ -84,7 +76,7 @@ pub(crate) async fn serve(
 
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(settings.server.header_read_timeout());
+        .header_read_timeout(settings.server.header_read_timeout);
     let (stop_accepting, accepting) = watch::channel(false);
     let (finish_connections, finishing) = watch::channel(false);
     // Every connection task holds a sender; when the last one is dropped, `recv` answers `None`.
@@ -100,7 +92,7 @@ pub(crate) async fn serve(
 
     let first = signals.next().await;
     app.state.draining.start();
-    let drain_delay = settings.server.drain_delay();
+    let drain_delay = settings.server.drain_delay;
     tracing::info!(
         signal = first,
         "shutting down: readiness now answers 503; still accepting for {} s (server.drain_delay_secs)",
@@ -110,8 +102,11 @@ pub(crate) async fn serve(
 
     let _ = stop_accepting.send(true);
     let _ = finish_connections.send(true);
-    acceptor.await.context("the accept loop failed")?;
-    let grace = settings.server.graceful_shutdown_timeout();
+    acceptor
+        .await
+        .context("the accept loop failed")
+        .map_err(Failure::Failed)?;
+    let grace = settings.server.graceful_shutdown_timeout;
     tracing::info!(
         "listener closed; waiting up to {} s for in-flight requests (server.graceful_shutdown_timeout_secs)",
         grace.as_secs()
@@ -131,7 +126,8 @@ pub(crate) async fn serve(
     // it is bounded too.
     let closed = tokio::time::timeout(POOL_CLOSE_TIMEOUT, app.state.db.close());
     match or_second_signal(&mut signals, closed).await? {
-        Ok(closed) => closed.context("cannot close the database pool")?,
+        Ok(closed) => closed
+            .map_err(|error| Failure::from(error).context("cannot close the database pool"))?,
         Err(_elapsed) => tracing::warn!(
             "the database pool did not close within {} s",
             POOL_CLOSE_TIMEOUT.as_secs()
@@ -143,11 +139,12 @@ pub(crate) async fn serve(
             tokio::task::spawn_blocking(move || telemetry.shutdown(TELEMETRY_FLUSH_TIMEOUT));
         or_second_signal(&mut signals, flushed)
             .await?
-            .context("the telemetry flush failed")?;
+            .context("the telemetry flush failed")
+            .map_err(Failure::Failed)?;
     }
     tracing::info!("stopped");
     if cut {
-        return Err(RequestsCut(grace.as_secs()).into());
+        return Err(Failure::RequestsCut(grace.as_secs()));
     }
     Ok(())
 }
@@ -240,12 +237,12 @@ async fn until_set(flag: &mut watch::Receiver<bool>) {
 async fn or_second_signal<T>(
     signals: &mut Signals,
     work: impl Future<Output = T>,
-) -> Result<T, Interrupted> {
+) -> Result<T, Failure> {
     tokio::select! {
         output = work => Ok(output),
         signal = signals.next() => {
             tracing::warn!(signal, "second signal: exiting at once");
-            Err(Interrupted(signal))
+            Err(Failure::Interrupted(signal))
         }
     }
 }

@@ -1,0 +1,79 @@
+//! The small grammars some settings are written in — a host to listen on, a CORS origin, a CSP policy,
+//! a trusted proxy network — each checked the way the program that reads it will read it.
+
+use ipnet::IpNet;
+
+/// An IP address (IPv6 with or without brackets) or a host name of letters, digits, `-`, `_` and dots,
+/// which is what the listener can bind.
+pub(crate) fn is_host(host: &str) -> bool {
+    let unbracketed = host
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(host);
+    if unbracketed.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
+/// A CORS origin is exactly `scheme://host[:port]`: browsers send it that way, and anything more (a path,
+/// a trailing slash) would never match.
+pub(crate) fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let parsed = url::Url::parse(origin).map_err(|_| "is not a URL")?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("is not http or https");
+    }
+    if parsed.host_str().is_none() {
+        return Err("has no host");
+    }
+    if origin.trim_end_matches('/').len() != origin.len()
+        || parsed.path() != "/"
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+        || !parsed.username().is_empty()
+    {
+        return Err("has more than scheme, host and port");
+    }
+    Ok(())
+}
+
+/// A policy is one or more `;`-separated directives, each a lowercase name and its sources, on one line
+/// (it is sent as a header).
+pub(crate) fn check_csp(policy: &str) -> Result<(), String> {
+    if policy.trim().is_empty() {
+        return Err("is empty".to_owned());
+    }
+    if policy.chars().any(|c| c.is_control()) {
+        return Err("contains a control character or line break".to_owned());
+    }
+    for directive in policy
+        .split(';')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
+        let name = directive.split_whitespace().next().unwrap_or_default();
+        if !name.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+            return Err(format!(
+                "has the directive {name:?}, which is not a directive name"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A network (`10.0.0.0/8`) or a single address (`10.1.2.3`, a network of one).
+pub(crate) fn parse_network(entry: &str) -> Option<IpNet> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
