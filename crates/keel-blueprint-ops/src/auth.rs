@@ -11,6 +11,8 @@ use keel_config::Secret;
 use keel_http::ErrorReport;
 use sha2::{Digest, Sha256};
 
+use crate::error::OpsError;
+
 /// The configured admin token (`security.admin_token`), or none when ops is disabled.
 #[derive(Debug, Clone, Default)]
 pub struct AdminToken(Option<Arc<Secret>>);
@@ -104,6 +106,6 @@ where
 }
 
 /// The answer to an unsupported method on an ops route, given only to an authenticated caller.
-pub(crate) async fn method_not_allowed(_admin: Admin) -> ErrorReport {
-    ErrorReport::from_status(StatusCode::METHOD_NOT_ALLOWED)
+pub(crate) async fn method_not_allowed(_admin: Admin) -> OpsError {
+    OpsError::MethodNotAllowed
 }

@@ -5,7 +5,9 @@
 //! configured, every `/ops` route answers 404, exactly like an unknown route.
 
 mod auth;
+mod change;
 mod config;
+mod error;
 mod flags;
 
 use axum::Router;
