@@ -13,12 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use keel_ext_db::Db;
 use keel_ext_flags::FlagStore;
-use keel_http::PublicErrorBody;
 use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::readiness::{Check, Readiness};
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub(crate) struct Liveness {
@@ -27,22 +27,6 @@ pub(crate) struct Liveness {
 
 pub(crate) async fn health_show() -> Json<Liveness> {
     Json(Liveness { status: "ok" })
-}
-
-/// The readiness report: an overall status and one entry per dependency.
-#[derive(Debug, Serialize)]
-pub(crate) struct Readiness {
-    status: &'static str,
-    checks: BTreeMap<&'static str, Check>,
-}
-
-/// One dependency's state. `detail` is a safe summary for operators; the full cause goes to the log.
-#[derive(Debug, Serialize)]
-pub(crate) struct Check {
-    status: &'static str,
-    backend: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<String>,
 }
 
 /// Whether the process is shutting down. Once draining starts, readiness answers 503 at once so load
@@ -64,13 +48,12 @@ pub(crate) async fn readiness_show(
     State(db): State<Db>,
     State(flags): State<FlagStore>,
     State(draining): State<Draining>,
-) -> Response {
+) -> Result<Json<Readiness>, ApiError> {
     if draining.is_draining() {
-        let report = Readiness {
+        return Err(ApiError::NotReady(Readiness {
             status: "draining",
             checks: BTreeMap::new(),
-        };
-        return unready(report);
+        }));
     }
     let backend = db.backend().as_str();
     let database = match db.ping().await {
@@ -114,17 +97,10 @@ pub(crate) async fn readiness_show(
         checks,
     };
     if ready {
-        Json(report).into_response()
+        Ok(Json(report))
     } else {
-        unready(report)
+        Err(ApiError::NotReady(report))
     }
-}
-
-fn unready(report: Readiness) -> Response {
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(report)).into_response();
-    // The per-check report is the point of a 503 here, and it was written to hold nothing internal.
-    response.extensions_mut().insert(PublicErrorBody);
-    response
 }
 
 /// What a client may learn about a failed ping: the kind of failure, never the driver's message (which can

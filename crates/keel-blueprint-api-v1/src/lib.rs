@@ -4,8 +4,10 @@
 //! for a [`Db`], a [`FlagStore`], a [`BuildInfo`] and the [`Draining`] flag through `FromRef`, and never
 //! depends on another blueprint.
 
+mod error;
 mod flags;
 mod health;
+mod readiness;
 mod version;
 
 use axum::Router;

@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Json, Request};
 use keel_ext_flags::{ACTOR_MAX_CHARS, Change};
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -122,7 +123,7 @@ impl ChangeBody {
 /// The 422 for JSON that did not deserialize, from where it failed: a key that is not a field, or
 /// (with no key to blame) a field given twice, the one thing a JSON object of known fields can still
 /// get wrong.
-pub(crate) fn explain(path: &[String]) -> String {
+fn explain(path: &[String]) -> String {
     match path.first() {
         Some(key) if !FIELDS.contains(&key.as_str()) => {
             format!("{key:?} is not a field: a change has enabled, rollout_percent and actor")
@@ -132,6 +133,59 @@ pub(crate) fn explain(path: &[String]) -> String {
             FIELDS.join(", ")
         ),
     }
+}
+
+impl From<JsonRejection> for OpsError {
+    fn from(rejection: JsonRejection) -> OpsError {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => OpsError::NotJson,
+            JsonRejection::JsonSyntaxError(syntax) => {
+                OpsError::Malformed(parser_message(&syntax).unwrap_or_default())
+            }
+            JsonRejection::JsonDataError(data) => OpsError::Unprocessable(explain(&path_of(&data))),
+            // The body could not be read, or a kind of rejection a later axum adds.
+            rejection => OpsError::Rejected(rejection),
+        }
+    }
+}
+
+/// The JSON parser's own description of a syntax error, e.g. `EOF while parsing an object at line 1
+/// column 1`: axum keeps the parser's error as the rejection's source.
+fn parser_message(rejection: &(dyn std::error::Error + 'static)) -> Option<String> {
+    causes(rejection).find_map(|cause| {
+        cause
+            .downcast_ref::<serde_path_to_error::Error<serde_json::Error>>()
+            .map(|located| located.inner().to_string())
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .map(ToString::to_string)
+            })
+    })
+}
+
+/// The keys from the body's root to where a data error happened (`["enabld"]`), as axum's `Json`
+/// records them; empty when the error is about the body as a whole.
+fn path_of(rejection: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    causes(rejection)
+        .find_map(|cause| cause.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>())
+        .map(|located| {
+            located
+                .path()
+                .iter()
+                .filter_map(|segment| match segment {
+                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |cause| cause.source())
 }
 
 fn unprocessable(message: impl Into<String>) -> OpsError {
@@ -207,176 +261,4 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Sent<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode, header};
-    use axum::response::IntoResponse;
-    use keel_http::ErrorReport;
-
-    use super::*;
-
-    /// Reads `body` the way the route does: through axum's `Json` with `content_type`.
-    async fn parse(content_type: Option<&str>, body: &str) -> Result<ChangeRequest, ErrorReport> {
-        let mut request = Request::builder().method("POST").uri("/flags/signup_v2");
-        if let Some(content_type) = content_type {
-            request = request.header(header::CONTENT_TYPE, content_type);
-        }
-        let request = request.body(Body::from(body.to_owned())).unwrap();
-        ChangeBody::from_request(request, &())
-            .await
-            .and_then(ChangeBody::into_request)
-            .map_err(|error| {
-                let response = error.into_response();
-                response.extensions().get::<ErrorReport>().unwrap().clone()
-            })
-    }
-
-    async fn parse_json(body: &str) -> Result<ChangeRequest, ErrorReport> {
-        parse(Some("application/json"), body).await
-    }
-
-    #[tokio::test]
-    async fn valid_changes_parse_with_their_defaults() {
-        // (body, enabled, rollout, actor)
-        let cases = [
-            (r#"{"enabled": true}"#, true, None, "ops:admin-token"),
-            (
-                r#"{"enabled": false, "rollout_percent": 0}"#,
-                false,
-                Some(0),
-                "ops:admin-token",
-            ),
-            (
-                r#"{"enabled": true, "rollout_percent": null}"#,
-                true,
-                None,
-                "ops:admin-token",
-            ),
-            (
-                r#"{"enabled": true, "rollout_percent": 25, "actor": " alice "}"#,
-                true,
-                Some(25),
-                "ops:alice",
-            ),
-        ];
-        for (body, enabled, rollout_percent, actor) in cases {
-            assert_eq!(
-                parse_json(body).await.unwrap(),
-                ChangeRequest {
-                    change: Change {
-                        enabled,
-                        rollout_percent
-                    },
-                    actor: actor.to_owned()
-                },
-                "{body}"
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn each_bad_body_names_what_is_wrong() {
-        let longest_name = "a".repeat(ACTOR_NAME_MAX_CHARS);
-        let too_long = format!(r#"{{"enabled": true, "actor": "{longest_name}a"}}"#);
-        let actor_refused = r#"actor must be a name of 1 to 124 letters, digits, spaces or . _ - @ + ' : /, e.g. "alice""#;
-        // (body, status, message)
-        let cases = [
-            (
-                r#"{"enabled": "yes"}"#,
-                422,
-                r#"enabled must be true or false, not "yes""#,
-            ),
-            (
-                r#"{"enabled": null}"#,
-                422,
-                "enabled must be true or false, not null",
-            ),
-            ("{}", 422, "enabled is missing: send true or false"),
-            (
-                r#"{"enabled": true, "rollout_percent": 150}"#,
-                422,
-                "rollout_percent must be a whole number from 0 to 100, not 150",
-            ),
-            (
-                r#"{"enabled": true, "rollout_percent": 256}"#,
-                422,
-                "rollout_percent must be a whole number from 0 to 100, not 256",
-            ),
-            (
-                r#"{"enabled": true, "rollout_percent": -1}"#,
-                422,
-                "rollout_percent must be a whole number from 0 to 100, not -1",
-            ),
-            (
-                r#"{"enabled": true, "rollout_percent": 2.5}"#,
-                422,
-                "rollout_percent must be a whole number from 0 to 100, not 2.5",
-            ),
-            (
-                r#"{"enabld": true}"#,
-                422,
-                r#""enabld" is not a field: a change has enabled, rollout_percent and actor"#,
-            ),
-            (r#"{"enabled": true, "actor": ""}"#, 422, actor_refused),
-            (r#"{"enabled": true, "actor": 7}"#, 422, actor_refused),
-            (
-                r#"{"enabled": true, "actor": "alice\u202egnp.exe"}"#,
-                422,
-                actor_refused,
-            ),
-            (&too_long, 422, actor_refused),
-            (
-                "[true]",
-                422,
-                r#"the body must be a JSON object like {"enabled": true, "rollout_percent": 25}"#,
-            ),
-            (
-                "true",
-                422,
-                r#"the body must be a JSON object like {"enabled": true, "rollout_percent": 25}"#,
-            ),
-            (
-                r#"{"enabled": true, "enabled": false}"#,
-                422,
-                "a field is given twice: send each of enabled, rollout_percent, actor at most once",
-            ),
-            (
-                "{",
-                400,
-                r#"the body is not valid JSON (EOF while parsing an object at line 1 column 1): send {"enabled": true, "rollout_percent": 25}"#,
-            ),
-            (
-                r#"{"enabled": true} x"#,
-                400,
-                r#"the body is not valid JSON (trailing characters at line 1 column 19): send {"enabled": true, "rollout_percent": 25}"#,
-            ),
-        ];
-        for (body, status, message) in cases {
-            let report = parse_json(body).await.unwrap_err();
-            assert_eq!(
-                (report.status.as_u16(), report.message.as_ref()),
-                (status, message),
-                "{body}"
-            );
-        }
-        let longest = format!(r#"{{"enabled": true, "actor": "{longest_name}"}}"#);
-        assert_eq!(
-            parse_json(&longest).await.unwrap().actor.chars().count(),
-            ACTOR_MAX_CHARS
-        );
-        let not_json = parse_json("enabled=true").await.unwrap_err();
-        assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
-        for content_type in [None, Some("application/x-www-form-urlencoded")] {
-            let form = parse(content_type, r#"{"enabled": true}"#)
-                .await
-                .unwrap_err();
-            assert_eq!(
-                (form.status, form.message.as_ref()),
-                (
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "send the change as JSON with Content-Type: application/json"
-                )
-            );
-        }
-    }
-}
+mod tests;

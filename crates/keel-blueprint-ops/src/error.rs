@@ -1,7 +1,8 @@
 //! Everything an ops handler can fail with, and how a client sees it.
 //!
 //! Handlers return `Result<_, OpsError>`; the `Json` body of a change is extracted with [`OpsError`] as
-//! its rejection, so a bad body gets the same error format (and the same words) as every other failure.
+//! its rejection (`change.rs` converts axum's), so a bad body gets the same error format as every other
+//! failure.
 //! A database cause is logged here, once, and never shown.
 
 use axum::extract::rejection::JsonRejection;
@@ -33,22 +34,6 @@ pub(crate) enum OpsError {
     /// A method the route does not serve, told only to an authenticated caller (405).
     #[error("method not allowed")]
     MethodNotAllowed,
-}
-
-impl From<JsonRejection> for OpsError {
-    fn from(rejection: JsonRejection) -> OpsError {
-        match rejection {
-            JsonRejection::MissingJsonContentType(_) => OpsError::NotJson,
-            JsonRejection::JsonSyntaxError(syntax) => {
-                OpsError::Malformed(parser_message(&syntax).unwrap_or_default())
-            }
-            JsonRejection::JsonDataError(data) => {
-                OpsError::Unprocessable(crate::change::explain(&path_of(&data)))
-            }
-            // The body could not be read, or a kind of rejection a later axum adds.
-            rejection => OpsError::Rejected(rejection),
-        }
-    }
 }
 
 impl IntoResponse for OpsError {
@@ -89,43 +74,4 @@ impl IntoResponse for OpsError {
             }
         }
     }
-}
-
-/// The JSON parser's own description of a syntax error, e.g. `EOF while parsing an object at line 1
-/// column 1`: axum keeps the parser's error as the rejection's source.
-fn parser_message(rejection: &(dyn std::error::Error + 'static)) -> Option<String> {
-    causes(rejection).find_map(|cause| {
-        cause
-            .downcast_ref::<serde_path_to_error::Error<serde_json::Error>>()
-            .map(|located| located.inner().to_string())
-            .or_else(|| {
-                cause
-                    .downcast_ref::<serde_json::Error>()
-                    .map(ToString::to_string)
-            })
-    })
-}
-
-/// The keys from the body's root to where a data error happened (`["enabld"]`), as axum's `Json`
-/// records them; empty when the error is about the body as a whole.
-fn path_of(rejection: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    causes(rejection)
-        .find_map(|cause| cause.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>())
-        .map(|located| {
-            located
-                .path()
-                .iter()
-                .filter_map(|segment| match segment {
-                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn causes<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(error), |cause| cause.source())
 }
