@@ -12,274 +12,74 @@ fn keel(args: &[&str], vars: &[(&str, &str)]) -> Outcome {
     run_keel(args, vars, None)
 }
 
-/// One bad input: (arguments, environment variables, instance config.toml, the exact message after
-/// `keel: configuration error: `).
+/// One bad input: (arguments, environment variables, instance config.toml). Its exact message, after
+/// `keel: configuration error: `, is in `snapshots/bad_inputs.txt`.
 type BadInput = (
     &'static [&'static str],
     &'static [(&'static str, &'static str)],
     Option<&'static str>,
-    &'static str,
 );
 
 const BAD_INPUTS: &[BadInput] = &[
-    (
-        &[],
-        &[("APP_ENV", "stage")],
-        None,
-        "environment variable APP_ENV: unknown environment \"stage\": use one of development (dev), testing (test), staging, production (prod)",
-    ),
-    (
-        &["--env", "qa"],
-        &[],
-        None,
-        "--env: unknown environment \"qa\": use one of development (dev), testing (test), staging, production (prod)",
-    ),
-    (
-        &["--set", "server.port"],
-        &[],
-        None,
-        "--set \"server.port\": has no `=`: write --set section.key=value, e.g. --set server.port=9000",
-    ),
-    (
-        &["--set", "port=1"],
-        &[],
-        None,
-        "--set \"port=…\": the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
-    ),
-    (
-        &["--set", "security.secret-key=hunter2-secret"],
-        &[],
-        None,
-        "--set \"security.secret-key=…\": the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
-    ),
-    (
-        &["--set", "hunter2-secret"],
-        &[],
-        None,
-        "--set \"…\": has no `=`: write --set section.key=value, e.g. --set server.port=9000",
-    ),
-    (
-        &["--set", "server..port=1"],
-        &[],
-        None,
-        "--set \"server..port=…\": the key is not a dotted setting name: write --set section.key=value, e.g. --set server.port=9000",
-    ),
-    (
-        &["--set", "server.port=eighty"],
-        &[],
-        None,
-        "server.port (set by override server.port): must be a whole number from 0 to 65535, not \"eighty\"",
-    ),
-    (
-        &[],
-        &[("APP_SERVER__PORT", "70000")],
-        None,
-        "server.port (set by environment variable APP_SERVER__PORT): must be a whole number from 0 to 65535, not 70000",
-    ),
-    (
-        &[],
-        &[("APP_SERVER__PORT", "-1")],
-        None,
-        "server.port (set by environment variable APP_SERVER__PORT): must be a whole number from 0 to 65535, not -1",
-    ),
-    (
-        &[],
-        &[("PORT", "http")],
-        None,
-        "server.port (set by environment variable PORT): must be a whole number from 0 to 65535, not \"http\"",
-    ),
-    (
-        &[],
-        &[("APP_SERVER__PORT", "[1,")],
-        None,
-        "server.port (set by environment variable APP_SERVER__PORT): must be a whole number from 0 to 65535, not \"[1,\"",
-    ),
-    (
-        &[],
-        &[("APP_SERVER__MAX_BODY_BYTES", "0")],
-        None,
-        "server.max_body_bytes (set by environment variable APP_SERVER__MAX_BODY_BYTES): must be a whole number of bytes from 1 to 1073741824, not 0",
-    ),
-    (
-        &[],
-        &[("APP_SERVER__REQUEST_TIMEOUT_SECS", "0")],
-        None,
-        "server.request_timeout_secs (set by environment variable APP_SERVER__REQUEST_TIMEOUT_SECS): must be a whole number of seconds from 1 to 3600, not 0",
-    ),
-    (
-        &[],
-        &[("APP_SERVER__REQUEST_TIMEOUT_SECS", "1.5")],
-        None,
-        "server.request_timeout_secs (set by environment variable APP_SERVER__REQUEST_TIMEOUT_SECS): must be a whole number of seconds from 1 to 3600, not \"1.5\"",
-    ),
+    (&[], &[("APP_ENV", "stage")], None),
+    (&["--env", "qa"], &[], None),
+    (&["--set", "server.port"], &[], None),
+    (&["--set", "port=1"], &[], None),
+    (&["--set", "security.secret-key=hunter2-secret"], &[], None),
+    (&["--set", "hunter2-secret"], &[], None),
+    (&["--set", "server..port=1"], &[], None),
+    (&["--set", "server.port=eighty"], &[], None),
+    (&[], &[("APP_SERVER__PORT", "70000")], None),
+    (&[], &[("APP_SERVER__PORT", "-1")], None),
+    (&[], &[("PORT", "http")], None),
+    (&[], &[("APP_SERVER__PORT", "[1,")], None),
+    (&[], &[("APP_SERVER__MAX_BODY_BYTES", "0")], None),
+    (&[], &[("APP_SERVER__REQUEST_TIMEOUT_SECS", "0")], None),
+    (&[], &[("APP_SERVER__REQUEST_TIMEOUT_SECS", "1.5")], None),
     (
         &[],
         &[("APP_SERVER__GRACEFUL_SHUTDOWN_TIMEOUT_SECS", "soon")],
         None,
-        "server.graceful_shutdown_timeout_secs (set by environment variable APP_SERVER__GRACEFUL_SHUTDOWN_TIMEOUT_SECS): must be a whole number of seconds from 0 to 3600, not \"soon\"",
     ),
-    (
-        &[],
-        &[("APP_SERVER__HOST", " ")],
-        None,
-        "server.host (set by environment variable APP_SERVER__HOST): must not be empty: use 127.0.0.1 or 0.0.0.0",
-    ),
-    (
-        &[],
-        &[("APP_DATABASE__URL", "mysql://db/keel")],
-        None,
-        "database.url (set by environment variable APP_DATABASE__URL): mysql://db/keel is not a database URL keel supports: use sqlite://path/to/file.sqlite3?mode=rwc or postgres://user:password@host/database",
-    ),
-    (
-        &[],
-        &[("APP_DATABASE__MAX_CONNECTIONS", "0")],
-        None,
-        "database.max_connections (set by environment variable APP_DATABASE__MAX_CONNECTIONS): must be a whole number of connections from 1 to 1000, not 0",
-    ),
-    (
-        &[],
-        &[("APP_DATABASE__CONNECT_TIMEOUT_SECS", "0")],
-        None,
-        "database.connect_timeout_secs (set by environment variable APP_DATABASE__CONNECT_TIMEOUT_SECS): must be a whole number of seconds from 1 to 300, not 0",
-    ),
-    (
-        &[],
-        &[("APP_DATABASE__AUTO_MIGRATE", "maybe")],
-        None,
-        "database.auto_migrate (set by environment variable APP_DATABASE__AUTO_MIGRATE): must be true or false, not \"maybe\"",
-    ),
-    (
-        &[],
-        &[("APP_DATABASE__AUTO_MIGRATE", "[true]")],
-        None,
-        "database.auto_migrate (set by environment variable APP_DATABASE__AUTO_MIGRATE): must be true or false, not \"[true]\"",
-    ),
-    (
-        &[],
-        &[("APP_TELEMETRY__LOG_FORMAT", "xml")],
-        None,
-        "telemetry.log_format (set by environment variable APP_TELEMETRY__LOG_FORMAT): unknown log format \"xml\": use pretty or json",
-    ),
-    (
-        &[],
-        &[("RUST_LOG", "info,sqlx=loud")],
-        None,
-        "telemetry.log_level (set by environment variable RUST_LOG): has the invalid directive \"sqlx=loud\": write comma-separated directives such as info or sqlx=warn, with levels trace, debug, info, warn, error, off",
-    ),
-    (
-        &[],
-        &[("APP_ENV", "production")],
-        None,
-        "security.secret_key (set by built-in defaults (profiles/default.toml)): is the built-in development key, which production refuses: set SECRET_KEY or APP_SECURITY__SECRET_KEY to a random value of at least 32 bytes (e.g. `openssl rand -hex 32`)",
-    ),
+    (&[], &[("APP_SERVER__HOST", " ")], None),
+    (&[], &[("APP_DATABASE__URL", "mysql://db/keel")], None),
+    (&[], &[("APP_DATABASE__MAX_CONNECTIONS", "0")], None),
+    (&[], &[("APP_DATABASE__CONNECT_TIMEOUT_SECS", "0")], None),
+    (&[], &[("APP_DATABASE__AUTO_MIGRATE", "maybe")], None),
+    (&[], &[("APP_DATABASE__AUTO_MIGRATE", "[true]")], None),
+    (&[], &[("APP_TELEMETRY__LOG_FORMAT", "xml")], None),
+    (&[], &[("RUST_LOG", "info,sqlx=loud")], None),
+    (&[], &[("APP_ENV", "production")], None),
     (
         &[],
         &[("APP_ENV", "staging"), ("SECRET_KEY", "short")],
         None,
-        "security.secret_key (set by environment variable SECRET_KEY): is 5 bytes long; staging needs at least 32 (e.g. `openssl rand -hex 32`)",
     ),
-    (
-        &[],
-        &[("APP_SERVR__PORT", "1")],
-        None,
-        "servr (set by environment variable APP_SERVR__PORT): is not a section keel knows: the sections are app, server, security, database, redis, static_files, telemetry, features, flag_sync",
-    ),
-    (
-        &[],
-        &[("APP_SERVER__PROT", "1")],
-        None,
-        "server.prot (set by environment variable APP_SERVER__PROT): is not a setting: [server] has host, port, max_body_bytes, request_timeout_secs, header_read_timeout_secs, drain_delay_secs, graceful_shutdown_timeout_secs, compression, trusted_proxies (see docs/configuration.md)",
-    ),
-    (
-        &[],
-        &[("APP_FEATURES__SINGUP_V2", "true")],
-        None,
-        "features.singup_v2 (set by environment variable APP_FEATURES__SINGUP_V2): is not a declared flag: the flags are new_checkout, signup_v2 (a new flag is declared in profiles/default.toml and crates/keel-ext-flags/src/catalog.rs)",
-    ),
-    (
-        &[],
-        &[("APP_FEATURES__SIGNUP_V2", "maybe")],
-        None,
-        "features.signup_v2 (set by environment variable APP_FEATURES__SIGNUP_V2): must be true or false, not \"maybe\"",
-    ),
-    (
-        &["--set", "security.cookie_same_site=none"],
-        &[],
-        None,
-        "security.cookie_same_site (set by override security.cookie_same_site): is none while security.cookie_secure is false, and browsers drop such cookies: set cookie_secure = true or use lax",
-    ),
-    (
-        &["--set", "security.cookie_same_site=relaxed"],
-        &[],
-        None,
-        "security.cookie_same_site (set by override security.cookie_same_site): unknown SameSite value \"relaxed\": use strict, lax or none",
-    ),
-    (
-        &[],
-        &[("REDIS_URL", "http://:hunter2@cache:6379")],
-        None,
-        "redis.url (set by environment variable REDIS_URL): http://:***@cache:6379/ is not a Redis URL: write redis://host:6379",
-    ),
-    (
-        &[],
-        &[("APP_FLAG_SYNC__RESYNC_INTERVAL_SECS", "0")],
-        None,
-        "flag_sync.resync_interval_secs (set by environment variable APP_FLAG_SYNC__RESYNC_INTERVAL_SECS): must be a whole number of seconds from 1 to 86400, not 0",
-    ),
+    (&[], &[("APP_SERVR__PORT", "1")], None),
+    (&[], &[("APP_SERVER__PROT", "1")], None),
+    (&[], &[("APP_FEATURES__SINGUP_V2", "true")], None),
+    (&[], &[("APP_FEATURES__SIGNUP_V2", "maybe")], None),
+    (&["--set", "security.cookie_same_site=none"], &[], None),
+    (&["--set", "security.cookie_same_site=relaxed"], &[], None),
+    (&[], &[("REDIS_URL", "http://:hunter2@cache:6379")], None),
+    (&[], &[("APP_FLAG_SYNC__RESYNC_INTERVAL_SECS", "0")], None),
     (
         &[],
         &[("SECRET_KEY_FILE", "/nonexistent/keel/secret")],
         None,
-        "security.secret_key (set by environment variable SECRET_KEY_FILE): the file /nonexistent/keel/secret does not exist: create it or fix the path",
     ),
-    (
-        &[],
-        &[("APP_APP__NAME", "")],
-        None,
-        "app.name (set by environment variable APP_APP__NAME): must not be empty",
-    ),
-    (
-        &[],
-        &[("APP_APP__NAME", "café")],
-        None,
-        "app.name (set by environment variable APP_APP__NAME): is \"café\", which cannot be sent in the X-App header: use ASCII letters, digits and punctuation",
-    ),
-    (
-        &[],
-        &[],
-        Some("[server]\nport = true\n"),
-        "server.port (set by instance file <instance>/config.toml line 2): must be a whole number from 0 to 65535, not true",
-    ),
-    (
-        &[],
-        &[],
-        Some("[database]\nauto_migrate = 1\n"),
-        "database.auto_migrate (set by instance file <instance>/config.toml line 2): must be true or false, not 1",
-    ),
-    (
-        &["--set", "app.env=production"],
-        &[],
-        None,
-        "app.env (set by override app.env): cannot be set as a setting: choose the environment with --env or APP_ENV",
-    ),
-    (
-        &[],
-        &[],
-        Some("[server]\nport = = 1\n"),
-        "instance file <instance>/config.toml: is not valid TOML at line 2: extra `=`, expected nothing",
-    ),
+    (&[], &[("APP_APP__NAME", "")], None),
+    (&[], &[("APP_APP__NAME", "café")], None),
+    (&[], &[], Some("[server]\nport = true\n")),
+    (&[], &[], Some("[database]\nauto_migrate = 1\n")),
+    (&["--set", "app.env=production"], &[], None),
+    (&[], &[], Some("[server]\nport = = 1\n")),
     (
         &[],
         &[],
         Some("[server]\nhost = \"::1\"\n\nport = \"http\"\n"),
-        "server.port (set by instance file <instance>/config.toml line 4): must be a whole number from 0 to 65535, not \"http\"",
     ),
-    (
-        &[],
-        &[],
-        Some("[telemetry]\nlog_format = \"xml\"\n"),
-        "telemetry.log_format (set by instance file <instance>/config.toml line 2): unknown log format \"xml\": use pretty or json",
-    ),
+    (&[], &[], Some("[telemetry]\nlog_format = \"xml\"\n")),
     // Durations and sizes have an upper bound: u64::MAX seconds passes the type but not time arithmetic.
     (
         &[],
@@ -288,89 +88,43 @@ const BAD_INPUTS: &[BadInput] = &[
             "18446744073709551615",
         )],
         None,
-        "server.header_read_timeout_secs (set by environment variable APP_SERVER__HEADER_READ_TIMEOUT_SECS): must be a whole number of seconds from 1 to 300, not 18446744073709551615",
     ),
     (
         &[],
         &[("APP_DATABASE__STARTUP_TIMEOUT_SECS", "18446744073709551615")],
         None,
-        "database.startup_timeout_secs (set by environment variable APP_DATABASE__STARTUP_TIMEOUT_SECS): must be a whole number of seconds from 0 to 3600, not 18446744073709551615",
     ),
-    (
-        &["--set", "database.acquire_timeout_secs=301"],
-        &[],
-        None,
-        "database.acquire_timeout_secs (set by override database.acquire_timeout_secs): must be a whole number of seconds from 1 to 300, not 301",
-    ),
+    (&["--set", "database.acquire_timeout_secs=301"], &[], None),
     (
         &[],
         &[("APP_SERVER__MAX_BODY_BYTES", "99999999999999999999999")],
         None,
-        "server.max_body_bytes (set by environment variable APP_SERVER__MAX_BODY_BYTES): must be a whole number of bytes from 1 to 1073741824, not 99999999999999999999999",
     ),
-    (
-        &[],
-        &[("APP_STATIC_FILES__MAX_AGE_SECS", "31536001")],
-        None,
-        "static_files.max_age_secs (set by environment variable APP_STATIC_FILES__MAX_AGE_SECS): must be a whole number of seconds from 0 to 31536000, not 31536001",
-    ),
+    (&[], &[("APP_STATIC_FILES__MAX_AGE_SECS", "31536001")], None),
     // A fraction is never rounded into a whole number, whichever layer wrote it.
-    (
-        &[],
-        &[],
-        Some("[server]\nport = 80.5\n"),
-        "server.port (set by instance file <instance>/config.toml line 2): must be a whole number from 0 to 65535, not 80.5",
-    ),
-    (
-        &[],
-        &[("APP_SERVER", r#"{"drain_delay_secs": 2.5}"#)],
-        None,
-        "server.drain_delay_secs (set by environment variable APP_SERVER): must be a whole number of seconds from 0 to 3600, not 2.5",
-    ),
+    (&[], &[], Some("[server]\nport = 80.5\n")),
+    (&[], &[("APP_SERVER", r#"{"drain_delay_secs": 2.5}"#)], None),
     // A boolean is true or false, not yes, on or 1.
-    (
-        &[],
-        &[("APP_SERVER__COMPRESSION", "yes")],
-        None,
-        "server.compression (set by environment variable APP_SERVER__COMPRESSION): must be true or false, not \"yes\"",
-    ),
+    (&[], &[("APP_SERVER__COMPRESSION", "yes")], None),
     // A list is a JSON list.
     (
         &[],
         &[("APP_SECURITY__CORS_ORIGINS", "https://a.example")],
         None,
-        "security.cors_origins (set by environment variable APP_SECURITY__CORS_ORIGINS): must be a list such as [\"a\", \"b\"], not \"https://a.example\"",
     ),
     (
         &[],
         &[("APP_SECURITY__CORS_ORIGINS", r#"["https://a.example","#)],
         None,
-        "security.cors_origins (set by environment variable APP_SECURITY__CORS_ORIGINS): starts like a JSON list or map but is not valid JSON (EOF while parsing a value at line 1 column 21): write e.g. [\"https://a.example\"] or {\"key\": 1}",
     ),
     // What `serve` would only find when binding or connecting, `check` and every command find first.
-    (
-        &[],
-        &[("APP_SERVER__HOST", "my host")],
-        None,
-        "server.host (set by environment variable APP_SERVER__HOST): is \"my host\", which is not an IP address or a host name: use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or a host name",
-    ),
-    (
-        &[],
-        &[("APP_SERVER__HOST", "0.0.0.0:8080")],
-        None,
-        "server.host (set by environment variable APP_SERVER__HOST): is \"0.0.0.0:8080\", which is not an IP address or a host name: use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or a host name",
-    ),
-    (
-        &[],
-        &[("DATABASE_URL", "postgres://")],
-        None,
-        "database.url (set by environment variable DATABASE_URL): postgres:// names no host: write postgres://user:password@host/database",
-    ),
+    (&[], &[("APP_SERVER__HOST", "my host")], None),
+    (&[], &[("APP_SERVER__HOST", "0.0.0.0:8080")], None),
+    (&[], &[("DATABASE_URL", "postgres://")], None),
     (
         &[],
         &[("DATABASE_URL", "postgresql:///keel?sslmode=disable")],
         None,
-        "database.url (set by environment variable DATABASE_URL): postgresql:///keel?sslmode=disable names no host: write postgres://user:password@host/database",
     ),
     // Credentials in the OTLP endpoint are masked like every other URL's.
     (
@@ -380,32 +134,54 @@ const BAD_INPUTS: &[BadInput] = &[
             "ftp://collector:hunter2@otel:4318",
         )],
         None,
-        "telemetry.otlp_endpoint (set by environment variable OTEL_EXPORTER_OTLP_ENDPOINT): ftp://collector:***@otel:4318/ is not an http(s) URL: write the collector's OTLP address, e.g. http://otel-collector:4318",
     ),
-    (
-        &[],
-        &[("RUST_LOG", "[request]=debug,sqlx=verbose")],
-        None,
-        "telemetry.log_level (set by environment variable RUST_LOG): has the invalid directive \"sqlx=verbose\": write comma-separated directives such as info or sqlx=warn, with levels trace, debug, info, warn, error, off",
-    ),
+    (&[], &[("RUST_LOG", "[request]=debug,sqlx=verbose")], None),
 ];
 
 #[test]
 fn each_bad_input_exits_78_with_its_exact_message_and_no_panic() {
-    for &(args, vars, instance_config, expected) in BAD_INPUTS {
+    let mut transcript = String::new();
+    for &(args, vars, instance_config) in BAD_INPUTS {
         let args: Vec<&str> = args.iter().copied().chain(["show-config"]).collect();
         let outcome = run_keel(&args, vars, instance_config);
         assert_eq!(
-            (outcome.code, outcome.stderr.as_str()),
-            (
-                EXIT_CONFIG,
-                format!("keel: configuration error: {expected}\n").as_str()
-            ),
-            "{args:?} {vars:?} {instance_config:?}"
+            outcome.code, EXIT_CONFIG,
+            "{args:?} {vars:?} {instance_config:?}: {}",
+            outcome.stderr
         );
         assert!(outcome.stdout.is_empty(), "{}", outcome.stdout);
+        transcript.push_str(&command_line(&args, vars, instance_config));
+        transcript.push_str(&outcome.stderr);
+        transcript.push('\n');
     }
+    expect_test::expect_file!["snapshots/bad_inputs.txt"].assert_eq(&transcript);
     assert!(BAD_INPUTS.len() >= 55);
+}
+
+/// A run as a shell line for the snapshot: `$ NAME=value keel args…`, then the instance file, if any.
+fn command_line(args: &[&str], vars: &[(&str, &str)], instance_config: Option<&str>) -> String {
+    let quoted = |word: &str| {
+        let plain = !word.is_empty()
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-./:=,".contains(c));
+        if plain {
+            word.to_owned()
+        } else {
+            format!("'{}'", word.replace('\'', "'\\''"))
+        }
+    };
+    let mut line: Vec<String> = vars
+        .iter()
+        .map(|(name, value)| format!("{name}={}", quoted(value)))
+        .collect();
+    line.push("keel".to_owned());
+    line.extend(args.iter().map(|arg| quoted(arg)));
+    let mut text = format!("$ {}\n", line.join(" "));
+    if let Some(config) = instance_config {
+        text.push_str(&format!("# instance/config.toml: {config:?}\n"));
+    }
+    text
 }
 
 #[test]
