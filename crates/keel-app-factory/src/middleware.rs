@@ -364,12 +364,7 @@ async fn report_for_bare_error(response: Response) -> ErrorReport {
 /// The 500 for a panicking handler. The panic itself is logged by the panic hook (`keel-server` installs
 /// one that writes through the subscriber, inside the request's span), so it is not logged again here.
 fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
-    ErrorReport::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal-error",
-        "something went wrong on our side",
-    )
-    .into_response()
+    ErrorReport::internal().into_response()
 }
 
 #[cfg(test)]

@@ -16,6 +16,10 @@ pub enum MainError {
         #[source]
         source: askama::Error,
     },
+    /// A method the page does not serve. Answered by the handler rather than by the router, so that a
+    /// page hidden behind a flag looks the same for every method (see `lib.rs`).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// Only at start-up, when the app factory scans the static folder. A relative `static_files.dir` is
     /// resolved against the working directory, so the message shows both forms.
     #[error(
@@ -32,14 +36,12 @@ pub enum MainError {
 
 impl IntoResponse for MainError {
     fn into_response(self) -> Response {
+        if let MainError::MethodNotAllowed = self {
+            return ErrorReport::from_status(StatusCode::METHOD_NOT_ALLOWED).into_response();
+        }
         // The source is logged with the error because `Display` deliberately leaves it out.
         let source = std::error::Error::source(&self).map(ToString::to_string);
         tracing::error!(error = %self, cause = source.as_deref(), "main blueprint request failed");
-        ErrorReport::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal-error",
-            "something went wrong on our side",
-        )
-        .into_response()
+        ErrorReport::internal().into_response()
     }
 }

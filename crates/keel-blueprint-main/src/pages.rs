@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use keel_ext_flags::Flags;
 use keel_ext_flags::catalog::SIGNUP_V2;
@@ -57,21 +57,18 @@ pub(crate) async fn signup_v2_show(
     method: Method,
     State(site): State<SiteInfo>,
     State(assets): State<StaticAssets>,
-) -> Response {
+) -> Result<Html<String>, MainError> {
     if method != Method::GET && method != Method::HEAD {
-        return ErrorReport::from_status(StatusCode::METHOD_NOT_ALLOWED).into_response();
+        return Err(MainError::MethodNotAllowed);
     }
     let page = SignupV2Template {
         site: &site,
         assets: &assets,
     };
-    page.render()
-        .map(Html)
-        .map_err(|source| MainError::Render {
-            template: "signup_v2.html",
-            source,
-        })
-        .into_response()
+    page.render().map(Html).map_err(|source| MainError::Render {
+        template: "signup_v2.html",
+        source,
+    })
 }
 
 /// The HTML page for a failed request, for clients that prefer HTML (browsers).

@@ -20,42 +20,56 @@ struct TestState {
     calculator: Calculator,
 }
 
-/// The blueprint with the flag middleware the app factory installs, over a throwaway flag store.
-fn test_router(flags: &Sandbox) -> Router {
-    let state = TestState {
-        site: SiteInfo {
-            app_name: "keel-test".to_owned(),
-            environment: "testing".to_owned(),
-        },
-        assets: StaticAssets::from_fingerprints([("css/app.css", "0123456789ab")]),
-        calculator: Calculator::new(6, 7),
-    };
-    router()
-        .layer(axum::middleware::from_fn_with_state(
-            flags.visitor_context(),
-            keel_ext_flags::visitor::middleware,
-        ))
-        .with_state(state)
+/// The blueprint as a test needs it, and no more: its own cheap state always, and a flag store (a
+/// migrated SQLite file) only for the routes that read flags (`/`, `/signup-v2`), added with
+/// [`TestApp::with_flags`]. `/ping` gets no database.
+#[derive(Default)]
+struct TestApp<'a> {
+    flags: Option<&'a Sandbox>,
 }
 
-async fn get(path: &str) -> (StatusCode, Option<String>, String) {
-    get_with(&Sandbox::new(Vec::new()).await, path).await
-}
+impl<'a> TestApp<'a> {
+    /// With the flag middleware the app factory installs, over `flags`.
+    fn with_flags(flags: &'a Sandbox) -> TestApp<'a> {
+        TestApp { flags: Some(flags) }
+    }
 
-async fn get_with(flags: &Sandbox, path: &str) -> (StatusCode, Option<String>, String) {
-    let request = Request::get(path).body(Body::empty()).unwrap();
-    let response = test_router(flags).oneshot(request).await.unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|value| value.to_str().unwrap().to_owned());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8(bytes.to_vec()).unwrap(),
-    )
+    fn router(&self) -> Router {
+        let state = TestState {
+            site: SiteInfo {
+                app_name: "keel-test".to_owned(),
+                environment: "testing".to_owned(),
+            },
+            assets: StaticAssets::from_fingerprints([("css/app.css", "0123456789ab")]),
+            calculator: Calculator::new(6, 7),
+        };
+        let router = router();
+        let router = match self.flags {
+            Some(flags) => router.layer(axum::middleware::from_fn_with_state(
+                flags.visitor_context(),
+                keel_ext_flags::visitor::middleware,
+            )),
+            None => router,
+        };
+        router.with_state(state)
+    }
+
+    /// `GET path`: the status, the content type and the body.
+    async fn get(&self, path: &str) -> (StatusCode, Option<String>, String) {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = self.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|value| value.to_str().unwrap().to_owned());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+        )
+    }
 }
 
 #[tokio::test]
@@ -65,7 +79,7 @@ async fn json_routes_answer_their_documented_bodies() {
         ("/compute", r#"{"result":42}"#),
     ];
     for (path, expected) in cases {
-        let (status, content_type, body) = get(path).await;
+        let (status, content_type, body) = TestApp::default().get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(content_type.as_deref(), Some("application/json"), "{path}");
         assert_eq!(body, expected, "{path}");
@@ -74,7 +88,8 @@ async fn json_routes_answer_their_documented_bodies() {
 
 #[tokio::test]
 async fn the_index_page_shows_the_environment_and_a_hashed_stylesheet() {
-    let (status, content_type, body) = get("/").await;
+    let flags = Sandbox::new(Vec::new()).await;
+    let (status, content_type, body) = TestApp::with_flags(&flags).get("/").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
     assert!(body.starts_with("<!doctype html>"), "{body}");
@@ -100,9 +115,10 @@ fn the_calculator_saturates_instead_of_overflowing() {
 #[tokio::test]
 async fn the_signup_v2_page_is_hidden_while_its_flag_is_off_and_linked_when_on() {
     let flags = Sandbox::new(Vec::new()).await;
-    let (status, _, _) = get_with(&flags, "/signup-v2").await;
+    let app = TestApp::with_flags(&flags);
+    let (status, _, _) = app.get("/signup-v2").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, _, index) = get_with(&flags, "/").await;
+    let (_, _, index) = app.get("/").await;
     assert!(!index.contains("href=\"/signup-v2\""), "{index}");
 
     let on = Change {
@@ -110,9 +126,9 @@ async fn the_signup_v2_page_is_hidden_while_its_flag_is_off_and_linked_when_on()
         rollout_percent: Some(100),
     };
     flags.store.set(SIGNUP_V2, on, "test").await.unwrap();
-    let (status, _, page) = get_with(&flags, "/signup-v2").await;
+    let (status, _, page) = app.get("/signup-v2").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<h1>Sign up to keel-test</h1>"), "{page}");
-    let (_, _, index) = get_with(&flags, "/").await;
+    let (_, _, index) = app.get("/").await;
     assert!(index.contains("href=\"/signup-v2\""), "{index}");
 }

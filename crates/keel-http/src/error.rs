@@ -57,6 +57,16 @@ impl ErrorReport {
         )
     }
 
+    /// The one 500 of the app: whatever failed on the server's side (a template, a panic), the client
+    /// learns only that; the cause is logged by whoever builds it.
+    pub fn internal() -> Self {
+        ErrorReport::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "something went wrong on our side",
+        )
+    }
+
     /// A report for an error response that carries none, e.g. one made by a tower layer or an extractor.
     /// The message is the status's standard reason, so nothing internal can leak through it; a 404 is
     /// always [`ErrorReport::not_found`], so every 404 of the app looks the same.
@@ -134,6 +144,19 @@ mod tests {
                 ErrorReport::new(status, code, message)
             );
         }
+    }
+
+    #[test]
+    fn the_internal_error_says_nothing_about_its_cause() {
+        let report = ErrorReport::internal();
+        assert_eq!(
+            (report.status, report.code.as_ref(), report.message.as_ref()),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "something went wrong on our side"
+            )
+        );
     }
 
     #[test]
