@@ -52,7 +52,7 @@ pub(crate) mod choice {
     }
 
     /// `a, b or c`.
-    fn alternatives<'a>(names: impl DoubleEndedIterator<Item = &'a str>) -> String {
+    fn alternatives<'a>(names: impl Iterator<Item = &'a str>) -> String {
         let mut names: Vec<&str> = names.collect();
         let Some(last) = names.pop() else {
             return String::new();

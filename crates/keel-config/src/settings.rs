@@ -301,3 +301,40 @@ pub(crate) fn is_secret(key: &str) -> bool {
 
 /// The levels `database.log_statements` accepts.
 pub const STATEMENT_LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+#[cfg(test)]
+mod tests {
+    use serde::de::IntoDeserializer;
+    use serde::de::value::{Error, StrDeserializer};
+
+    use super::*;
+    use crate::kinds::choice;
+
+    fn read<T: Choice>(text: &str) -> Result<T, String> {
+        let deserializer: StrDeserializer<'_, Error> = text.into_deserializer();
+        choice::deserialize(deserializer).map_err(|error| error.to_string())
+    }
+
+    fn round_trips<T: Choice + std::fmt::Debug>() {
+        for (name, value) in T::NAMES {
+            assert_eq!(value.name(), *name);
+            assert_eq!(read::<T>(&format!(" {} ", name.to_uppercase())), Ok(*value));
+        }
+    }
+
+    #[test]
+    fn every_name_reads_back_whatever_its_case_and_others_are_refused_with_the_list() {
+        round_trips::<SameSite>();
+        round_trips::<UrlScheme>();
+        round_trips::<LogFormat>();
+        round_trips::<OtlpProtocol>();
+        assert_eq!(
+            read::<SameSite>("relaxed"),
+            Err("unknown SameSite value \"relaxed\": use strict, lax or none".to_owned())
+        );
+        assert_eq!(
+            read::<OtlpProtocol>("http"),
+            Err("unknown OTLP protocol \"http\": use http/protobuf or grpc".to_owned())
+        );
+    }
+}
