@@ -42,6 +42,9 @@ PLANTED_SECRETS = [
 DEFAULT_SERVICES = {"secrets", "db", "redis", "migrate", "app-1", "app-2", "proxy"}
 OBSERVABILITY_SERVICES = DEFAULT_SERVICES | {"jaeger"}
 TEST_SERVICES = {"test-db", "test-redis"}
+# After the grace period keel still closes its database pool (up to 5 s) and flushes queued spans (up to
+# 5 s): POOL_CLOSE_TIMEOUT and TELEMETRY_FLUSH_TIMEOUT in crates/keel-server/src/serve.rs.
+KEEL_EXIT_STEPS_SECS = 10
 EXPECTED_SERVICES = {
     None: DEFAULT_SERVICES,
     "observability": OBSERVABILITY_SERVICES,
@@ -156,6 +159,16 @@ def check_compose(rendered, profile):
                 problems.append(f"service {name} has a password in {key}: read it from a secret file")
     for name in ("app-1", "app-2"):
         app = services.get(name, {})
+        environment = app.get("environment") or {}
+        drain = int(environment.get("APP_SERVER__DRAIN_DELAY_SECS") or 5)
+        graceful = int(environment.get("APP_SERVER__GRACEFUL_SHUTDOWN_TIMEOUT_SECS") or 30)
+        stop = str(app.get("stop_grace_period", "10s"))
+        stop_secs = int(stop[:-1]) if stop.endswith("s") and stop[:-1].isdigit() else None
+        if stop_secs is None or stop_secs <= drain + graceful + KEEL_EXIT_STEPS_SECS:
+            problems.append(
+                f"{name}'s stop_grace_period {stop} must exceed drain {drain} + graceful timeout {graceful} "
+                f"+ {KEEL_EXIT_STEPS_SECS} s, or docker kills keel while it finishes requests"
+            )
         if app.get("image") != services.get("migrate", {}).get("image"):
             problems.append(f"{name} and migrate must run the same image")
         if app.get("depends_on", {}).get("migrate", {}).get("condition") != "service_completed_successfully":
@@ -176,10 +189,11 @@ def check_k8s(rendered):
     for deployment in by_kind.get("Deployment", []):
         spec = deployment["spec"]["template"]["spec"]
         grace = spec.get("terminationGracePeriodSeconds", 30)
-        if grace <= drain + graceful:
+        if grace <= drain + graceful + KEEL_EXIT_STEPS_SECS:
             problems.append(
                 f"terminationGracePeriodSeconds {grace} must exceed drain {drain} + graceful timeout "
-                f"{graceful}, or the kubelet kills keel while it finishes requests"
+                f"{graceful} + {KEEL_EXIT_STEPS_SECS} s for closing the pool and flushing traces, or the "
+                "kubelet kills keel while it finishes requests"
             )
         probes = {
             probe: spec["containers"][0].get(probe, {}).get("httpGet", {}).get("path")

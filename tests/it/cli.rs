@@ -347,8 +347,10 @@ fn a_canary_secret_never_reaches_any_output() {
                 ("REDIS_URL", &redis_url),
             ],
         ),
-        // A value given to --set with a space for the `=`.
+        // A value given to --set with a space for the `=`, and one with a space inside, unquoted.
         (&["--set", "security.admin_token", CANARY], vec![]),
+        (&["--set", "security.admin_token=abc", CANARY], vec![]),
+        (&["--set=security.admin_token=abc", CANARY, "serve"], vec![]),
         // An admin token in the masked view.
         (
             &["show-config", "--all"],
@@ -371,9 +373,9 @@ fn a_canary_secret_never_reaches_any_output() {
 
 #[test]
 fn check_reports_the_database_and_fails_when_it_is_unreachable() {
-    let outcome = keel(&["check"], &[]);
+    let outcome = keel(&["check"], &[("PORT", "0")]);
     assert_eq!(outcome.code, EXIT_SUCCESS, "{}", outcome.stderr);
-    assert!(outcome.stdout.starts_with("ok    configuration: valid for development (0 warnings)\nok    database: sqlite://<instance>/keel-development.sqlite3?mode=rwc answers; "), "{}", outcome.stdout);
+    assert!(outcome.stdout.starts_with("ok    configuration: valid for development (0 warnings)\nok    listen address: 127.0.0.1:0 is free to listen on\nok    database: sqlite://<instance>/keel-development.sqlite3?mode=rwc answers; "), "{}", outcome.stdout);
 
     let outcome = keel(
         &["check"],
@@ -394,6 +396,39 @@ fn check_reports_the_database_and_fails_when_it_is_unreachable() {
         outcome.stderr,
         "keel: check failed: 1 of the checks above did not pass\n"
     );
+}
+
+#[test]
+fn check_fails_where_serve_could_not_listen() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    let cases = [
+        (
+            vec![("APP_SERVER__HOST", "no-such-host.invalid"), ("PORT", "0")],
+            "FAIL  listen address: no-such-host.invalid:0 does not resolve (",
+        ),
+        (
+            vec![("APP_SERVER__HOST", "192.0.2.1"), ("PORT", "0")],
+            "FAIL  listen address: 192.0.2.1 is not an address of this machine: set server.host to one of its addresses, or 0.0.0.0",
+        ),
+        (
+            vec![("PORT", taken_port.as_str())],
+            "FAIL  listen address: 127.0.0.1:<port> is already in use (another keel?): stop it, or set server.port (or PORT)",
+        ),
+    ];
+    for (vars, expected) in cases {
+        let outcome = keel(&["check"], &vars);
+        assert_eq!(outcome.code, EXIT_FAILURE, "{vars:?}: {}", outcome.stdout);
+        let expected = expected.replace("<port>", &taken_port);
+        assert!(
+            outcome
+                .stdout
+                .lines()
+                .any(|line| line.starts_with(&expected)),
+            "{vars:?}: {}",
+            outcome.stdout
+        );
+    }
 }
 
 #[test]

@@ -200,6 +200,34 @@ fn an_unreachable_database_at_start_up_exits_69_after_the_deadline_with_the_url_
 }
 
 #[test]
+fn the_start_up_deadline_bounds_the_attempt_in_progress_too() {
+    // A server that accepts and never answers: each attempt would wait for connect_timeout_secs (5 s).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("postgres://keel@{}/keel", silent.local_addr().unwrap());
+    let vars = [
+        ("DATABASE_URL", url.as_str()),
+        ("APP_DATABASE__STARTUP_TIMEOUT_SECS", "1"),
+        ("APP_DATABASE__CONNECT_TIMEOUT_SECS", "5"),
+    ];
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = keel(&["--env", "test", "serve"], &vars);
+    assert_eq!(code, EXIT_UNAVAILABLE, "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "no answer from the database at postgres://keel@127.0.0.1:PORT/keel before database.startup_timeout_secs ran out\n"
+                .replace("127.0.0.1:PORT", &silent.local_addr().unwrap().to_string())
+                .as_str()
+        ),
+        "{stderr}"
+    );
+    // Not a speed goal: the deadline (1 s) ends the attempt long before connect_timeout_secs would.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_sqlite_file_that_cannot_be_used_fails_at_once_naming_the_file_and_the_cause() {
     let folder = tempfile::tempdir().unwrap();
     let path = |name: &str| folder.path().join(name).display().to_string();

@@ -21,5 +21,6 @@ mod process;
 #[cfg(unix)]
 mod raw_process;
 mod routes;
+mod shutdown;
 mod telemetry;
 mod tidy;

@@ -72,8 +72,23 @@ pub(crate) fn check_csp(policy: &str) -> Result<(), String> {
 /// A network (`10.0.0.0/8`) or a single address (`10.1.2.3`, a network of one).
 pub(crate) fn parse_network(entry: &str) -> Option<IpNet> {
     let entry = entry.trim();
-    entry
+    let network = entry
         .parse::<IpNet>()
         .ok()
-        .or_else(|| entry.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+        .or_else(|| entry.parse::<std::net::IpAddr>().ok().map(IpNet::from))?;
+    Some(canonical(network))
+}
+
+/// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) as the IPv4 network it is: peers are compared in
+/// their canonical form, so the mapped form would never match.
+fn canonical(network: IpNet) -> IpNet {
+    match network {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(IpNet::V4)
+                .unwrap_or(network),
+            None => network,
+        },
+        other => other,
+    }
 }

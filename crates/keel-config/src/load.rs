@@ -260,6 +260,17 @@ fn deployment_warnings(settings: &Settings) -> Vec<String> {
                 .to_owned(),
         );
     }
+    if !settings.app.env.is_local()
+        && settings
+            .server
+            .trusted_proxy_networks()
+            .iter()
+            .any(|network| network.prefix_len() == 0)
+    {
+        warnings.push(
+            "server.trusted_proxies trusts every address (a /0 network): any client can choose the address it is logged under; list your proxies' networks instead".to_owned(),
+        );
+    }
     if !settings.app.env.is_local() && sqlite {
         warnings.push(format!(
             "database.url is a SQLite file in {}: SQLite serves one instance only, so run a single replica or set DATABASE_URL to PostgreSQL",

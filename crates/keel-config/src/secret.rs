@@ -114,6 +114,25 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// Query parameters whose values are masked like a password: anything named like a password, token,
+/// key, secret, signature or credential (`password`, `api_key`, `access_token`, `sig`, …). Others
+/// (`sslmode`, `mode`) stay readable.
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "key",
+        "auth",
+        "sig",
+        "credential",
+    ]
+    .iter()
+    .any(|fragment| name.contains(fragment))
+}
+
 /// A connection URL (`database.url`, `redis.url`, `telemetry.otlp_endpoint`): shown with its password
 /// masked, e.g. `postgres://keel:***@db:5432/keel`. URLs without a password are shown as they are.
 #[derive(Clone, PartialEq, Eq)]
@@ -147,14 +166,14 @@ impl ConnectionUrl {
             // The URL cannot carry a password after all: hide everything rather than guess.
             return mask(&self.0);
         }
-        let has_password_parameter = parsed
+        let has_secret_parameter = parsed
             .query_pairs()
-            .any(|(name, _)| name.eq_ignore_ascii_case("password"));
-        if has_password_parameter {
+            .any(|(name, _)| is_secret_parameter(&name));
+        if has_secret_parameter {
             let pairs: Vec<(String, String)> = parsed
                 .query_pairs()
                 .map(|(name, value)| {
-                    let value = if name.eq_ignore_ascii_case("password") {
+                    let value = if is_secret_parameter(&name) {
                         mask(&value)
                     } else {
                         value.into_owned()
@@ -195,7 +214,12 @@ impl ConnectionUrl {
     /// when the text is not a URL that can carry one.
     pub fn with_password(&self, password: &str) -> Option<ConnectionUrl> {
         let mut parsed = url::Url::parse(&self.0).ok()?;
-        parsed.set_password(Some(password)).ok()?;
+        // Every byte but letters and digits is encoded, `%` included: `set_password` leaves a `%` as it
+        // is, so `a%20b` would reach the server decoded as `a b`.
+        let encoded =
+            percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        parsed.set_password(Some(&encoded)).ok()?;
         Some(ConnectionUrl(parsed.to_string()))
     }
 
@@ -273,16 +297,37 @@ mod tests {
         let cases = [
             (
                 "postgres://keel@db:5432/keel",
+                "p/w@rd",
                 "postgres://keel:p%2Fw%40rd@db:5432/keel",
             ),
             (
                 "postgres://keel:old@db/keel",
+                "p/w@rd",
                 "postgres://keel:p%2Fw%40rd@db/keel",
             ),
+            (
+                "postgres://keel@db/keel",
+                "a%20b",
+                "postgres://keel:a%2520b@db/keel",
+            ),
+            (
+                "postgres://keel@db/keel",
+                "100%",
+                "postgres://keel:100%25@db/keel",
+            ),
+            (
+                "postgres://keel@db/keel",
+                "é :?#",
+                "postgres://keel:%C3%A9%20%3A%3F%23@db/keel",
+            ),
         ];
-        for (url, expected) in cases {
-            let replaced = ConnectionUrl::new(url).with_password("p/w@rd").unwrap();
+        for (url, password, expected) in cases {
+            let replaced = ConnectionUrl::new(url).with_password(password).unwrap();
             assert_eq!(replaced.expose(), expected);
+            // What a driver decodes is exactly the password.
+            let parsed = url::Url::parse(replaced.expose()).unwrap();
+            let decoded = percent_encoding::percent_decode_str(parsed.password().unwrap());
+            assert_eq!(decoded.decode_utf8_lossy(), password);
         }
         assert_eq!(ConnectionUrl::new("not a url").with_password("x"), None);
     }
@@ -322,6 +367,11 @@ mod tests {
                 format!("https://collector:{CANARY}@otlp.example:4318"),
                 "https://collector:***@otlp.example:4318/".to_owned(),
                 format!("https://collector:{keyed}@otlp.example:4318/"),
+            ),
+            (
+                format!("https://otlp.example/?api_key={CANARY}&region=eu&X-Auth-Token={CANARY}"),
+                "https://otlp.example/?api_key=***&region=eu&X-Auth-Token=***".to_owned(),
+                format!("https://otlp.example/?api_key={keyed}&region=eu&X-Auth-Token={keyed}"),
             ),
         ];
         for (url, masked, fingerprinted) in cases {

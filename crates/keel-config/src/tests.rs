@@ -126,10 +126,13 @@ fn with_nothing_set_development_defaults_apply() {
 
 #[test]
 fn each_layer_beats_the_one_below_and_is_named_as_its_source() {
-    // The secret key is the value here, so it is also the key of its own fingerprint.
-    let fingerprint = |key: &str| crate::Fingerprints::new(&crate::Secret::new(key)).mask(key);
-    let from_secrets_folder = fingerprint("from-secrets-folder");
-    let from_named_file = fingerprint("from-named-file");
+    // Secret layers are told apart by the admin token's fingerprint (keyed by the development secret key;
+    // the secret key itself is shown without one).
+    let development_key =
+        crate::Secret::new("keel-development-secret-key-do-not-use-in-production");
+    let fingerprint = |token: &str| crate::Fingerprints::new(&development_key).mask(token);
+    let from_secrets_folder = fingerprint("an-admin-token-from-the-secrets-folder");
+    let from_named_file = fingerprint("an-admin-token-from-the-named-file-0123");
     // (what the pair is, the sandbox with both layers set, key, expected value, expected source)
     let cases: Vec<(&str, Sandbox, &str, &str, &str)> = vec![
         (
@@ -161,20 +164,29 @@ fn each_layer_beats_the_one_below_and_is_named_as_its_source() {
         (
             "secret file over .env",
             Sandbox::new()
-                .file(".env", "SECRET_KEY=from-dotenv\n")
-                .file("secrets/secret_key", "from-secrets-folder\n"),
-            "security.secret_key",
+                .file(
+                    ".env",
+                    "APP_SECURITY__ADMIN_TOKEN=an-admin-token-from-the-dotenv-file-012345\n",
+                )
+                .file(
+                    "secrets/admin_token",
+                    "an-admin-token-from-the-secrets-folder\n",
+                ),
+            "security.admin_token",
             &from_secrets_folder,
-            "secret file <sandbox>/secrets/secret_key",
+            "secret file <sandbox>/secrets/admin_token",
         ),
         (
             "a _FILE variable over the secrets folder",
             Sandbox::new()
-                .file("secrets/secret_key", "from-secrets-folder\n")
-                .file("named", "from-named-file\n"),
-            "security.secret_key",
+                .file(
+                    "secrets/admin_token",
+                    "an-admin-token-from-the-secrets-folder\n",
+                )
+                .file("named", "an-admin-token-from-the-named-file-0123\n"),
+            "security.admin_token",
             &from_named_file,
-            "secret file <sandbox>/named (named by SECRET_KEY_FILE)",
+            "secret file <sandbox>/named (named by APP_SECURITY__ADMIN_TOKEN_FILE)",
         ),
         (
             "environment variable over secret file",
@@ -209,7 +221,7 @@ fn each_layer_beats_the_one_below_and_is_named_as_its_source() {
         let sandbox = match pair {
             "a _FILE variable over the secrets folder" => {
                 let named = sandbox.path("named").display().to_string();
-                sandbox.var("SECRET_KEY_FILE", &named)
+                sandbox.var("APP_SECURITY__ADMIN_TOKEN_FILE", &named)
             }
             "environment variable over secret file" => {
                 let port = sandbox.path("port").display().to_string();
@@ -835,10 +847,13 @@ fn a_database_password_from_a_secret_file_is_merged_into_the_url_and_never_shown
         .var("DATABASE_URL", "postgres://keel@db:5432/keel")
         .file("secrets/database_password", &format!("{CANARY}/@\n"));
     let loaded = sandbox.load().unwrap();
+    let url = url::Url::parse(loaded.settings.database.url.expose()).unwrap();
     assert_eq!(
-        loaded.settings.database.url.expose(),
-        format!("postgres://keel:{CANARY}%2F%40@db:5432/keel")
+        (url.username(), url.host_str(), url.path()),
+        ("keel", Some("db"), "/keel")
     );
+    let password = percent_encoding::percent_decode_str(url.password().unwrap());
+    assert_eq!(password.decode_utf8_lossy(), format!("{CANARY}/@"));
     let (password, source) = sandbox.value_and_source("database.password");
     assert!(password.starts_with("***"), "{password}");
     assert_eq!(source, "secret file <sandbox>/secrets/database_password");
@@ -882,7 +897,7 @@ fn trusted_proxies_are_networks_or_addresses() {
     let loaded = Sandbox::new()
         .var(
             "APP_SERVER__TRUSTED_PROXIES",
-            r#"["10.0.0.0/8", "192.168.1.7", "fd00::/8", "::1"]"#,
+            r#"["10.0.0.0/8", "192.168.1.7", "fd00::/8", "::1", "::ffff:172.16.0.0/108"]"#,
         )
         .load()
         .unwrap();
@@ -895,7 +910,27 @@ fn trusted_proxies_are_networks_or_addresses() {
         .collect();
     assert_eq!(
         networks,
-        ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8", "::1/128"]
+        [
+            "10.0.0.0/8",
+            "192.168.1.7/32",
+            "fd00::/8",
+            "::1/128",
+            "172.16.0.0/12"
+        ]
+    );
+    let everyone = Sandbox::new()
+        .env("production")
+        .var("SECRET_KEY", "a-production-secret-key-that-is-long-enough")
+        .var("APP_SERVER__TRUSTED_PROXIES", r#"["0.0.0.0/0"]"#)
+        .load()
+        .unwrap();
+    assert!(
+        everyone
+            .warnings
+            .iter()
+            .any(|warning| warning.starts_with("server.trusted_proxies trusts every address")),
+        "{:?}",
+        everyone.warnings
     );
 
     for bad in ["10.0.0.0/33", "proxy.internal", "", "10.0.0.1-10.0.0.9"] {

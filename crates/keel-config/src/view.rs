@@ -76,10 +76,9 @@ impl Loaded {
         let secret = |secret: &Secret| fingerprints.mask(secret.expose());
         let url = |url: &ConnectionUrl| fingerprints.mask_url(url);
         [
-            (
-                "security.secret_key",
-                Some(secret(&settings.security.secret_key)),
-            ),
+            // The fingerprint key is derived from the secret key, so a fingerprint of the key itself would
+            // let anyone holding a screenshot confirm a guessed key: it is shown as plain `***`.
+            ("security.secret_key", None),
             (
                 "security.admin_token",
                 settings.security.admin_token.as_ref().map(secret),

@@ -68,6 +68,8 @@ pub enum Error {
         "cannot connect to the database at {url} within {timeout:?} (database.connect_timeout_secs)"
     )]
     ConnectTimeout { url: String, timeout: Duration },
+    #[error("no answer from the database at {url} before database.startup_timeout_secs ran out")]
+    StartupDeadline { url: String },
     #[error(
         "the database at {url} was still unreachable after {attempts} attempts over {waited_secs} s (database.startup_timeout_secs)"
     )]

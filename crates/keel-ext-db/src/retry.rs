@@ -27,7 +27,20 @@ pub(crate) async fn connect(settings: &DatabaseSettings) -> Result<Db, Error> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let error = match Db::connect(settings).await {
+        // An attempt never runs past the deadline (each is also bounded by connect_timeout_secs); with a
+        // zero timeout there is exactly one attempt, bounded by that alone.
+        let attempt = if settings.startup_timeout.is_zero() {
+            Db::connect(settings).await
+        } else {
+            tokio::time::timeout_at(deadline, Db::connect(settings))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::StartupDeadline {
+                        url: settings.url.masked(),
+                    })
+                })
+        };
+        let error = match attempt {
             Ok(db) => return Ok(db),
             // A folder that cannot be created or a file that is not a database will not change by waiting.
             Err(error) if error.is_permanent() => return Err(error),
@@ -38,7 +51,7 @@ pub(crate) async fn connect(settings: &DatabaseSettings) -> Result<Db, Error> {
             return Err(Error::Unreachable {
                 url: settings.url.masked(),
                 attempts,
-                waited_secs: now.duration_since(started).as_secs(),
+                waited_secs: now.duration_since(started).as_secs_f64().round() as u64,
                 last: Box::new(error),
             });
         }

@@ -38,7 +38,7 @@ impl ClientAddress {
         for hop in hops.iter().rev() {
             // An entry that is not an address was not written by a proxy we trust: stop at the last hop
             // that was.
-            let Ok(address) = hop.parse::<IpAddr>().map(|address| address.to_canonical()) else {
+            let Some(address) = parse_hop(hop) else {
                 break;
             };
             client = address;
@@ -48,6 +48,18 @@ impl ClientAddress {
         }
         ClientAddress(client)
     }
+}
+
+/// One `X-Forwarded-For` entry: an address, or an address with a port (`203.0.113.9:5678`,
+/// `[2001:db8::1]:443`), as some load balancers write them.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| {
+            hop.parse::<std::net::SocketAddr>()
+                .map(|socket| socket.ip())
+        })
+        .ok()
+        .map(|address| address.to_canonical())
 }
 
 impl std::fmt::Display for ClientAddress {
@@ -75,7 +87,10 @@ mod tests {
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let proxy = ["10.0.0.0/8"];
         // (peer, X-Forwarded-For lines, trusted networks, expected client)
-        let cases: [(&str, &[&str], &[&str], &str); 11] = [
+        let cases: [(&str, &[&str], &[&str], &str); 13] = [
+            // Ports, as some load balancers add them.
+            ("10.0.0.2", &["198.51.100.1:5678"], &proxy, "198.51.100.1"),
+            ("10.0.0.2", &["[2001:db8::1]:443"], &proxy, "2001:db8::1"),
             ("203.0.113.9", &[], &[], "203.0.113.9"),
             ("203.0.113.9", &["198.51.100.1"], &[], "203.0.113.9"),
             ("203.0.113.9", &["198.51.100.1"], &proxy, "203.0.113.9"),

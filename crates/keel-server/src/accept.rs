@@ -10,6 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
@@ -32,6 +33,19 @@ impl Acceptor {
         Acceptor {
             listener,
             failures: Failures::default(),
+        }
+    }
+
+    /// A connection that has already arrived, without waiting for one: called until `None` before the
+    /// listener is dropped, so connections the kernel completed are served instead of reset.
+    pub(crate) fn accept_arrived(&mut self) -> Option<(TcpStream, SocketAddr)> {
+        loop {
+            match self.listener.accept().now_or_never()? {
+                Ok(accepted) => return Some(accepted),
+                // Out of descriptors (or a client that gave up): nothing more can be taken now.
+                Err(error) if !pause_after(&error).is_zero() => return None,
+                Err(_) => {}
+            }
         }
     }
 

@@ -27,6 +27,10 @@ pub(crate) async fn check(loaded: &Loaded) -> Report {
     for warning in &loaded.warnings {
         report.line(format!("  warning: {warning}"));
     }
+    match listen_address(&settings.server).await {
+        Ok(line) => report.pass(line),
+        Err(line) => report.fail(line),
+    }
 
     let database = settings.database.url.masked();
     match Db::connect(&settings.database).await {
@@ -81,6 +85,36 @@ pub(crate) async fn check(loaded: &Loaded) -> Report {
         }
     }
     report
+}
+
+/// Whether `serve` could listen where the settings say: the host resolves to an address of this machine,
+/// and the port is free. The socket is bound and released at once.
+async fn listen_address(server: &keel_config::ServerSettings) -> Result<String, String> {
+    let address = format!("{}:{}", server.host, server.port);
+    let resolved: Vec<std::net::SocketAddr> = tokio::net::lookup_host(&address)
+        .await
+        .map_err(|error| {
+            format!("listen address: {address} does not resolve ({error}): set server.host to an address of this machine, e.g. 127.0.0.1 or 0.0.0.0")
+        })?
+        .collect();
+    let Some(first) = resolved.first() else {
+        return Err(format!(
+            "listen address: {address} resolves to no address: set server.host to an address of this machine"
+        ));
+    };
+    match tokio::net::TcpListener::bind(first).await {
+        Ok(_released) => Ok(format!("listen address: {first} is free to listen on")),
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => Err(format!(
+            "listen address: {first} is already in use (another keel?): stop it, or set server.port (or PORT)"
+        )),
+        Err(error) if error.kind() == std::io::ErrorKind::AddrNotAvailable => Err(format!(
+            "listen address: {} is not an address of this machine: set server.host to one of its addresses, or 0.0.0.0",
+            first.ip()
+        )),
+        Err(error) => Err(format!(
+            "listen address: cannot listen on {first} ({error})"
+        )),
+    }
 }
 
 impl Report {

@@ -28,10 +28,16 @@ pub(crate) struct Cli {
 /// `message` (the parser's, about `args`) without any value given to `--set`. A value may be a secret,
 /// and a mistyped `--set security.admin_token SECRET` (a space for the `=`) makes the parser quote the
 /// secret as an unknown command; the argument after a `--set` whose value has no `=` counts as a value.
+/// So does a word right after a whole `--set key=value` that is not a command: an unquoted value with a
+/// space in it (`--set security.admin_token=abc Sup3rSecret`) arrives split in two.
 pub(crate) fn without_set_values(message: &str, args: &[OsString]) -> String {
     let args: Vec<String> = args
         .iter()
         .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let commands: Vec<String> = <Cli as clap::CommandFactory>::command()
+        .get_subcommands()
+        .map(|command| command.get_name().to_owned())
         .collect();
     let mut values = Vec::new();
     for (index, arg) in args.iter().enumerate() {
@@ -42,7 +48,14 @@ pub(crate) fn without_set_values(message: &str, args: &[OsString]) -> String {
         };
         let Some(value) = value else { continue };
         match value.split_once('=') {
-            Some((_key, secret)) => values.push(secret),
+            Some((_key, secret)) => {
+                values.push(secret);
+                values.extend(
+                    args.get(next)
+                        .filter(|word| !word.starts_with('-') && !commands.contains(word))
+                        .map(String::as_str),
+                );
+            }
             None => {
                 values.push(value);
                 values.extend(args.get(next).map(String::as_str));

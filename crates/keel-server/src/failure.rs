@@ -106,7 +106,9 @@ impl From<keel_ext_db::Error> for Failure {
     fn from(error: keel_ext_db::Error) -> Failure {
         use keel_ext_db::Error as Db;
         match error {
-            Db::Unreachable { .. } => Failure::Unavailable(error.into()),
+            Db::Unreachable { .. } | Db::StartupDeadline { .. } => {
+                Failure::Unavailable(error.into())
+            }
             Db::CreateFolder { .. }
             | Db::Connect { .. }
             | Db::Unusable { .. }

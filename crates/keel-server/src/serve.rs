@@ -1,17 +1,27 @@
 //! `keel serve`: accept connections until a shutdown signal, then drain and stop within bounded times.
 //!
 //! Shutdown, in order: the first SIGTERM/SIGINT turns readiness to 503 while connections are still
-//! accepted for `server.drain_delay_secs` (so a load balancer notices); then the listener closes, every
-//! connection finishes its in-flight request (keep-alive connections close after it) within
+//! accepted and served as usual for `server.drain_delay_secs` (so a load balancer notices); then the
+//! listener closes — after taking the connections that already arrived, which would otherwise be reset —
+//! and from then on every response carries `Connection: close`. Requests in flight finish within
 //! `server.graceful_shutdown_timeout_secs`; then the database pool closes, queued spans are flushed to the
-//! collector (bounded), and `keel` exits 0 — or 75 when the grace period ran out and requests were cut. A
-//! second signal at any point exits at once.
+//! collector (bounded), and `keel` exits 0 — or 75 when the grace period ran out with requests still being
+//! handled. A second signal at any point exits at once.
+//!
+//! Idle keep-alive connections: with a drain delay (there is a load balancer or proxy in front), keel
+//! never closes one itself during shutdown. A proxy may be writing a request into it at that very moment,
+//! and a proxy retries only idempotent requests, so a POST would fail. Instead each connection ends the
+//! way it would anyway: after its next response (`Connection: close`), when the client closes it (nginx
+//! drops idle upstream connections after its `keepalive_timeout`), or at `server.header_read_timeout_secs`.
+//! Without a drain delay (development, tests: nobody in front) idle connections are closed at once.
 //!
 //! Connections are served with hyper directly rather than `axum::serve`, because only hyper's builder can
 //! bound how long a client may take to send its headers.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,7 +31,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use keel_app_factory::AppState;
 use keel_config::Loaded;
 use keel_ext_telemetry::Telemetry;
 use tower::ServiceExt as _;
@@ -81,13 +90,19 @@ pub(crate) async fn serve(
     let (finish_connections, finishing) = watch::channel(false);
     // Every connection task holds a sender; when the last one is dropped, `recv` answers `None`.
     let (open_connection, mut connections_closed) = mpsc::channel::<()>(1);
-    let acceptor = tokio::spawn(accept(
-        listener,
-        close_while_draining(app.router.clone(), &app.state),
+    let shutdown = Arc::new(Shutdown::default());
+    let connections = Connections {
+        router: track_requests(app.router.clone(), Arc::clone(&shutdown)),
         http,
-        accepting,
         finishing,
         open_connection,
+        linger: !settings.server.drain_delay.is_zero(),
+    };
+    let acceptor = tokio::spawn(accept(
+        listener,
+        connections,
+        Arc::clone(&shutdown),
+        accepting,
     ));
 
     let first = signals.next().await;
@@ -112,12 +127,17 @@ pub(crate) async fn serve(
         grace.as_secs()
     );
     let all_closed = tokio::time::timeout(grace, connections_closed.recv());
-    let cut = or_second_signal(&mut signals, all_closed).await?.is_err();
+    let timed_out = or_second_signal(&mut signals, all_closed).await?.is_err();
+    // Connections still open without a request being handled (idle ones, or clients still sending their
+    // headers) are closed here, and that cuts nothing.
+    let cut = timed_out && shutdown.in_flight.load(Ordering::Relaxed) > 0;
     if cut {
         tracing::warn!(
             "in-flight requests did not finish within {} s; cutting them and exiting anyway",
             grace.as_secs()
         );
+    } else if timed_out {
+        tracing::info!("closing the connections that are still open without a request in flight");
     }
 
     // The flag resync and Redis listener would otherwise query a closing pool.
@@ -149,41 +169,103 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-/// Accepts connections until told to stop, then drops the listener so new connections are refused.
-async fn accept(
-    listener: TcpListener,
+/// Where shutdown and the connections meet.
+#[derive(Debug, Default)]
+struct Shutdown {
+    /// Requests being handled right now (until their response head is ready).
+    in_flight: AtomicUsize,
+    /// From the moment the listener closes, every response closes its connection.
+    listener_closed: AtomicBool,
+}
+
+/// Counts a request as in flight while it lives.
+struct InFlight(Arc<Shutdown>);
+
+impl InFlight {
+    fn start(shutdown: &Arc<Shutdown>) -> InFlight {
+        shutdown.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(shutdown))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `router` counting its requests in flight, and answering with `Connection: close` once the listener
+/// has closed, so a keep-alive connection ends after its response instead of being closed under a client
+/// that may be writing to it.
+fn track_requests(router: axum::Router, shutdown: Arc<Shutdown>) -> axum::Router {
+    router.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let in_flight = InFlight::start(&shutdown);
+            async move {
+                let mut response = next.run(request).await;
+                if in_flight.0.listener_closed.load(Ordering::Relaxed) {
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                response
+            }
+        },
+    ))
+}
+
+/// What every connection is served with.
+#[derive(Clone)]
+struct Connections {
     router: axum::Router,
     http: http1::Builder,
-    mut stop: watch::Receiver<bool>,
+    /// Set when the listener has closed.
     finishing: watch::Receiver<bool>,
+    /// Every connection task holds a clone; shutdown waits until all are dropped.
     open_connection: mpsc::Sender<()>,
+    /// Leave idle connections open during shutdown (see the module documentation).
+    linger: bool,
+}
+
+impl Connections {
+    fn spawn(&self, stream: TcpStream, peer: SocketAddr) {
+        tokio::spawn(serve_connection(stream, peer, self.clone()));
+    }
+}
+
+/// Accepts connections until told to stop; then takes those that already arrived and drops the listener,
+/// so new connections are refused.
+async fn accept(
+    listener: TcpListener,
+    connections: Connections,
+    shutdown: Arc<Shutdown>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let mut listener = Acceptor::new(listener);
     loop {
         let (stream, peer) = tokio::select! {
             // Failures (out of file descriptors, usually) are retried with a pause inside `accept`.
             accepted = listener.accept() => accepted,
-            () = until_set(&mut stop) => return,
+            () = until_set(&mut stop) => break,
         };
-        tokio::spawn(serve_connection(
-            stream,
-            peer,
-            router.clone(),
-            http.clone(),
-            finishing.clone(),
-            open_connection.clone(),
-        ));
+        connections.spawn(stream, peer);
+    }
+    shutdown.listener_closed.store(true, Ordering::Relaxed);
+    // Connections the kernel completed but nobody accepted yet would be reset when the listener goes, and
+    // their clients may already have sent a request: serve them (each closes after its response).
+    while let Some((stream, peer)) = listener.accept_arrived() {
+        connections.spawn(stream, peer);
     }
 }
 
-async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    router: axum::Router,
-    http: http1::Builder,
-    mut finishing: watch::Receiver<bool>,
-    _open: mpsc::Sender<()>,
-) {
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, connections: Connections) {
+    let Connections {
+        router,
+        http,
+        mut finishing,
+        open_connection: _open,
+        linger,
+    } = connections;
     // The peer address, for the client address in logs (`ConnectInfo`, as `axum::serve` provides it).
     // Added per request rather than as a router layer, which would rebuild every route per connection.
     let router = router.map_request(move |mut request: hyper::Request<Incoming>| {
@@ -198,33 +280,17 @@ async fn serve_connection(
             if let Err(error) = result {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            return;
         }
-        () = until_set(&mut finishing) => {
-            // Finish the request in flight, then close instead of keeping the connection alive.
-            connection.as_mut().graceful_shutdown();
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error while draining");
-            }
-        }
+        () = until_set(&mut finishing) => {}
     }
-}
-
-/// While draining, every response asks the client to close its connection. A proxy's idle keep-alive
-/// connection would otherwise be closed by the server when the listener goes, and a request the proxy
-/// sends on it at that moment fails (a proxy retries only idempotent requests): closing after each
-/// response leaves no idle connection behind.
-fn close_while_draining(router: axum::Router, state: &AppState) -> axum::Router {
-    let draining = state.draining.clone();
-    router.layer(axum::middleware::map_response(
-        move |mut response: axum::response::Response| {
-            if draining.is_draining() {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            std::future::ready(response)
-        },
-    ))
+    if !linger {
+        // Nobody in front: finish the request in flight, close an idle connection at once.
+        connection.as_mut().graceful_shutdown();
+    }
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, "connection ended with an error while shutting down");
+    }
 }
 
 /// Resolves once the flag is `true` (or its sender is gone, which also means: stop).
