@@ -457,7 +457,10 @@ async fn nginx_serves_static_files_itself_and_proxies_the_rest_to_two_instances(
     // In keel's own error shape, with its headers, although nginx wrote it.
     assert_eq!(too_large.headers()["content-type"], "application/json");
     assert_eq!(too_large.headers()["x-content-type-options"], "nosniff");
-    let request_id = too_large.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let request_id = too_large.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let error: Value = too_large.json().await.unwrap();
     assert_eq!(error["error"], "payload-too-large", "{error}");
     assert_eq!(error["request_id"], request_id.as_str(), "{error}");
