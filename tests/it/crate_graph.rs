@@ -1,10 +1,8 @@
 //! A tidy test: the workspace's crate graph has no upward arrow (ARCHITECTURE.md, "Dependency graph"),
 //! checked from `cargo metadata`.
 
+use crate::helpers::cargo_metadata;
 use std::collections::BTreeMap;
-use std::process::Command;
-
-use serde_json::Value;
 
 /// Every internal crate and its tier; a crate may depend only on crates of a strictly lower tier. So
 /// blueprints cannot depend on each other or on the app factory, and nothing depends on the binary.
@@ -57,25 +55,7 @@ fn no_crate_depends_on_a_crate_of_its_own_or_a_higher_tier() {
 
 /// For each workspace member, the workspace members it depends on (normal, build and dev dependencies).
 fn workspace_dependencies() -> BTreeMap<String, Vec<String>> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
-    let output = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version=1",
-            "--no-deps",
-            "--offline",
-            "--manifest-path",
-            manifest,
-        ])
-        .output()
-        .expect("cargo metadata runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let metadata = cargo_metadata(&["--no-deps"]);
     let packages = metadata["packages"].as_array().unwrap();
     let members: Vec<&str> = packages
         .iter()

@@ -411,3 +411,27 @@ impl Drop for FreshPostgresDatabase {
         }
     }
 }
+
+/// `cargo metadata` of the workspace with `extra` arguments (e.g. `--no-deps`), offline: everything the
+/// build needs is already downloaded.
+pub(crate) fn cargo_metadata(extra: &[&str]) -> serde_json::Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let output = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version=1",
+            "--offline",
+            "--manifest-path",
+            manifest,
+        ])
+        .args(extra)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}

@@ -1,0 +1,335 @@
+//! docs/troubleshooting.md is keyed by the exact messages keel prints, so it must not drift from them:
+//! each documented message is produced here by running keel into its situation, or, where that needs an
+//! outage or a build failure, found in the source of the crate that prints it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+use serde_json::Value;
+
+use crate::env_example::show_config_with_dotenv;
+use crate::helpers::{Backend, cargo_metadata, run_keel, spawn_app};
+use crate::process::KeelProcess;
+
+/// A message as the page shows it, under its `###` heading.
+#[derive(Debug)]
+struct Documented {
+    heading: String,
+    message: String,
+}
+
+/// Where a message can be checked.
+enum Check {
+    /// Keel printed this (standard error, standard output or a log line) when run into the situation.
+    Produced(String),
+    /// The message is in the source of this package of the workspace's dependency graph (`keel-*`
+    /// packages: keel's own crates).
+    InSourceOf(&'static [&'static str]),
+}
+
+/// How each documented message is checked, by its heading.
+fn check(heading: &str) -> Check {
+    match heading {
+        "Port already in use" => Check::Produced(port_in_use()),
+        "Database unreachable at start-up" => Check::Produced(
+            run_keel(
+                &["serve"],
+                &[
+                    ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/keel"),
+                    ("APP_DATABASE__STARTUP_TIMEOUT_SECS", "1"),
+                    ("APP_DATABASE__CONNECT_TIMEOUT_SECS", "1"),
+                ],
+                None,
+            )
+            .stderr,
+        ),
+        "Pending migrations" => Check::Produced(
+            run_keel(
+                &["serve"],
+                &[
+                    ("APP_ENV", "production"),
+                    (
+                        "SECRET_KEY",
+                        "a-production-secret-key-long-enough-0123456789",
+                    ),
+                ],
+                None,
+            )
+            .stderr,
+        ),
+        "The database is locked (SQLite)" => Check::Produced(database_locked()),
+        "Missing secret key in production" => show_config(&[("APP_ENV", "production")]),
+        "Weak secret key" => show_config(&[("APP_ENV", "staging"), ("SECRET_KEY", "short")]),
+        "Unknown setting" => show_config(&[("APP_SERVER__PROT", "1")]),
+        "Unknown section" => show_config(&[("APP_SERVR__PORT", "1")]),
+        "Bad value in an environment variable" => show_config(&[("APP_SERVER__PORT", "eighty")]),
+        "Unknown environment" => show_config(&[("APP_ENV", "stage")]),
+        "A line in `.env` cannot be read" => {
+            Check::Produced(show_config_with_dotenv("REDIS_URL=redis://127.0.0.1:6379  flags\n").2)
+        }
+        "Static folder not found" => Check::Produced(
+            run_keel(
+                &[
+                    "--set",
+                    "static_files.dir=/nonexistent/keel/static",
+                    "serve",
+                ],
+                &[],
+                None,
+            )
+            .stderr,
+        ),
+        "A static file or page that is not there" => Check::Produced(missing_static_file()),
+        "Template not found (build error)" => Check::InSourceOf(&["askama_derive"]),
+        "OTLP endpoint unreachable (`keel check`)" => {
+            let endpoint = format!("http://{}", closed_address());
+            let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())];
+            Check::Produced(run_keel(&["check"], &vars, None).stdout)
+        }
+        "OTLP export failing (log)" => Check::InSourceOf(&["opentelemetry-otlp"]),
+        "Redis unavailable (log)" => Check::Produced(redis_unavailable_log()),
+        "Redis unavailable when announcing a change (log)" => {
+            Check::InSourceOf(&["keel-ext-flags"])
+        }
+        other => panic!(
+            "docs/troubleshooting.md has a message under {other:?} that this test does not check: add it to `check`"
+        ),
+    }
+}
+
+#[test]
+fn every_message_in_troubleshooting_md_is_what_keel_prints() {
+    let documented = documented();
+    assert!(documented.len() >= 15, "{documented:#?}");
+    let mut sources = None;
+    // Each situation takes up to a few seconds (a lock timeout, a start-up timeout), so they run at once.
+    let results: Vec<(&Documented, Check)> = std::thread::scope(|scope| {
+        let running: Vec<_> = documented
+            .iter()
+            .map(|entry| (entry, scope.spawn(|| check(&entry.heading))))
+            .collect();
+        running
+            .into_iter()
+            .map(|(entry, thread)| (entry, thread.join().unwrap()))
+            .collect()
+    });
+    let mut failures = Vec::new();
+    for (entry, checked) in results {
+        let found = match checked {
+            Check::Produced(output) => output
+                .lines()
+                .any(|line| matches_pattern(&entry.message, line))
+                .then_some(())
+                .ok_or(format!("keel printed:\n{output}")),
+            Check::InSourceOf(packages) => {
+                let sources = sources.get_or_insert_with(package_sources);
+                let text: String = packages
+                    .iter()
+                    .map(|package| sources_of(sources, package))
+                    .collect();
+                fragments(&entry.message)
+                    .iter()
+                    .all(|fragment| text.contains(fragment))
+                    .then_some(())
+                    .ok_or(format!("not in the source of {packages:?}"))
+            }
+        };
+        if let Err(why) = found {
+            failures.push(format!("### {}\n{}\n{why}", entry.heading, entry.message));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_pattern_matches_its_fragments_in_order_and_nothing_else() {
+    let pattern = "keel: cannot listen on <address>; set it: <reason>";
+    assert!(matches_pattern(
+        pattern,
+        "keel: cannot listen on 1.2.3.4:80; set it: busy"
+    ));
+    assert!(!matches_pattern(
+        pattern,
+        "keel: cannot listen on 1.2.3.4:80"
+    ));
+    assert!(!matches_pattern(
+        pattern,
+        "x keel: cannot listen on a; set it: b"
+    ));
+    assert!(!matches_pattern("exactly this", "exactly this and more"));
+    assert_eq!(fragments("a <b> c <d>"), ["a ", " c "]);
+}
+
+/// The `###` headings of docs/troubleshooting.md with the first ```text block under each.
+fn documented() -> Vec<Documented> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/troubleshooting.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut entries = Vec::new();
+    let mut heading = None;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some(title) = line.strip_prefix("### ") {
+            heading = Some(title.to_owned());
+        } else if line == "```text" {
+            let message = lines.next().unwrap().to_owned();
+            assert_eq!(lines.next(), Some("```"), "one line per message: {message}");
+            let heading = heading
+                .take()
+                .expect("a message block without a ### heading");
+            entries.push(Documented { heading, message });
+        }
+    }
+    entries
+}
+
+/// The literal parts of a documented message: the text between `<placeholders>`.
+fn fragments(pattern: &str) -> Vec<&str> {
+    let mut fragments = Vec::new();
+    let mut rest = pattern;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..]
+            .find('>')
+            .map_or(rest.len(), |end| start + end + 1);
+        if start > 0 {
+            fragments.push(&rest[..start]);
+        }
+        rest = &rest[end..];
+    }
+    if !rest.is_empty() {
+        fragments.push(rest);
+    }
+    fragments
+}
+
+/// Whether `line` is `pattern` with each placeholder replaced by some text.
+fn matches_pattern(pattern: &str, line: &str) -> bool {
+    let starts_open = pattern.starts_with('<');
+    let ends_open = pattern.ends_with('>');
+    let mut position = 0;
+    for (index, fragment) in fragments(pattern).iter().enumerate() {
+        let Some(found) = line[position..].find(fragment) else {
+            return false;
+        };
+        if index == 0 && !starts_open && found != 0 {
+            return false;
+        }
+        position += found + fragment.len();
+    }
+    ends_open || position == line.len()
+}
+
+fn show_config(vars: &[(&str, &str)]) -> Check {
+    Check::Produced(run_keel(&["show-config"], vars, None).stderr)
+}
+
+/// An address where nothing listens: a port that was free a moment ago.
+fn closed_address() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn port_in_use() -> String {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let set_port = format!("server.port={port}");
+    run_keel(&["--set", &set_port, "serve"], &[], None).stderr
+}
+
+/// `keel flags set` while another connection holds SQLite's write lock.
+fn database_locked() -> String {
+    let folder = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        folder.path().join("keel.sqlite3").display()
+    );
+    let set_url = format!("database.url={url}");
+    let migrated = run_keel(&["--set", &set_url, "migrate", "up"], &[], None);
+    assert_eq!(migrated.code, 0, "{}", migrated.stderr);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (connection, writer) = runtime.block_on(async {
+        let connection = Database::connect(url.as_str()).await.unwrap();
+        let writer = connection.begin().await.unwrap();
+        // A write takes the lock, which the open transaction keeps.
+        writer
+            .execute_unprepared("CREATE TABLE lock_holder (id INTEGER)")
+            .await
+            .unwrap();
+        (connection, writer)
+    });
+    let outcome = run_keel(
+        &["--set", &set_url, "flags", "set", "signup_v2", "on"],
+        &[],
+        None,
+    );
+    runtime.block_on(async {
+        writer.rollback().await.unwrap();
+        connection.close().await.unwrap();
+    });
+    outcome.stderr
+}
+
+fn missing_static_file() -> String {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let app = spawn_app(Backend::Sqlite).await;
+        let response = app.get("/static/css/no-such-file.css").await;
+        assert_eq!(response.status(), 404);
+        response.text().await.unwrap()
+    })
+}
+
+fn redis_unavailable_log() -> String {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let redis_url = format!("redis://{}", closed_address());
+        let keel = KeelProcess::start(&[("REDIS_URL", redis_url.as_str())]).await;
+        let line = keel.wait_for_log("Redis", Duration::from_secs(10)).await;
+        let logged: Value = serde_json::from_str(&line).unwrap();
+        logged["message"].as_str().unwrap().to_owned()
+    })
+}
+
+/// The folder of each package in the dependency graph, from `cargo metadata` (offline: everything is
+/// already downloaded for the build).
+fn package_sources() -> Vec<(String, PathBuf)> {
+    let metadata = cargo_metadata(&[]);
+    metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|package| {
+            let manifest = PathBuf::from(package["manifest_path"].as_str().unwrap());
+            let name = package["name"].as_str().unwrap().to_owned();
+            (name, manifest.parent().unwrap().to_path_buf())
+        })
+        .collect()
+}
+
+/// The text of every `.rs` file under the `src/` folder of `package`.
+fn sources_of(packages: &[(String, PathBuf)], package: &str) -> String {
+    let folders: Vec<&PathBuf> = packages
+        .iter()
+        .filter(|(name, _)| name == package)
+        .map(|(_, folder)| folder)
+        .collect();
+    assert!(
+        !folders.is_empty(),
+        "{package} is not in the dependency graph"
+    );
+    let mut text = String::new();
+    let mut pending: Vec<PathBuf> = folders.iter().map(|folder| folder.join("src")).collect();
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                text.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    text
+}
