@@ -412,8 +412,8 @@ impl Drop for FreshPostgresDatabase {
     }
 }
 
-/// `cargo metadata` of the workspace with `extra` arguments (e.g. `--no-deps`), offline: everything the
-/// build needs is already downloaded.
+/// `cargo metadata` of the workspace with `extra` arguments (e.g. `--no-deps`), offline (everything the
+/// build needs is already downloaded) and locked (a test must never rewrite `Cargo.lock`).
 pub(crate) fn cargo_metadata(extra: &[&str]) -> serde_json::Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
