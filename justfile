@@ -1,4 +1,5 @@
 # keel's command index: each recipe is a short alias for commands you can also type yourself.
+# `just --list` shows them; `just --show NAME` prints one.
 
 # List the recipes.
 default:
@@ -8,9 +9,13 @@ default:
 dev:
     cargo run -- serve
 
+# Run any keel command through cargo, e.g. `just run hello`, `just run migrate status`.
+run *ARGS:
+    cargo run -- {{ ARGS }}
+
 # Run every test (PostgreSQL too when TEST_DATABASE_URL is set).
-test:
-    cargo test
+test *ARGS:
+    cargo test {{ ARGS }}
 
 # Run every test against PostgreSQL, Redis and nginx as CI does: the databases from compose.yaml's `test` profile (needs Docker).
 test-all:
@@ -22,14 +27,43 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Apply the pending migrations to the configured database (or `just migrate status`, `down`, `fresh`).
+migrate *ARGS="up":
+    cargo run -- migrate {{ ARGS }}
+
+# Write migrations/src/mYYYYMMDD_NNNNNN_NAME.rs from a template and register it (create_<table> creates a table).
+new-migration NAME:
+    cargo xtask new-migration {{ NAME }}
+
+# Print the settings, secrets masked (`just show-config --all --explain` adds every key and its source).
+show-config *ARGS:
+    cargo run -- show-config {{ ARGS }}
+
+# Validate the settings, then reach the database, Redis and the OTLP endpoint, reporting each.
+check:
+    cargo run -- check
+
+# List the feature flags (or `just flags set signup_v2 on --rollout 25`, `just flags check`).
+flags *ARGS="list":
+    cargo run -- flags {{ ARGS }}
+
 # Measure what a request span and a flag check cost on the request path.
 bench:
     cargo bench -p keel-ext-telemetry
     cargo bench -p keel-ext-flags
 
-# Format the code.
-fmt:
-    cargo fmt --all
+# Rename the project everywhere (crates, binary, variables, services, docs); needs a clean git tree.
+rename NEW_NAME:
+    cargo xtask rename {{ NEW_NAME }}
+
+# Check dependencies against deny.toml: advisories, licences, duplicate versions, sources (needs cargo-deny).
+deny:
+    @cargo deny --version >/dev/null 2>&1 || { echo "just deny needs cargo-deny: cargo install --locked cargo-deny" >&2; exit 1; }
+    cargo deny check
 
 # Build the images and start the whole stack (PostgreSQL, Redis, two instances, nginx) on http://127.0.0.1:8080.
 up:
@@ -42,6 +76,14 @@ down:
 # Check the deploy files with the tools that read them (hadolint, compose, kustomize, nginx -t).
 deploy-checks:
     .ci/deploy-checks
+
+# Check the GitHub workflow with actionlint and the workflow schema.
+workflow-checks:
+    .ci/workflow-checks
+
+# Rename a clean clone, build and test it, and rename it back, as CI does.
+rename-check:
+    .ci/rename-check
 
 # Run what CI runs.
 ci:

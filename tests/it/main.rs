@@ -17,6 +17,7 @@ mod env_example;
 mod flags;
 mod hardening;
 mod helpers;
+mod justfile;
 mod limits;
 mod process;
 #[cfg(unix)]

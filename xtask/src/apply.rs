@@ -51,21 +51,32 @@ fn stage(root: &Path, staging: &Path, plan: &Plan) -> io::Result<()> {
     for (index, change) in plan.changes.iter().enumerate() {
         let path = staged(staging, index);
         fs::write(&path, &change.contents)?;
-        let permissions = fs::metadata(root.join(&change.from))?.permissions();
-        fs::set_permissions(&path, permissions)?;
+        if change.creates {
+            if root.join(&change.to).exists() {
+                return Err(io::Error::other(format!(
+                    "{} already exists",
+                    change.to.display()
+                )));
+            }
+        } else {
+            let permissions = fs::metadata(root.join(&change.from))?.permissions();
+            fs::set_permissions(&path, permissions)?;
+        }
     }
     Ok(())
 }
 
 /// Moves every original aside, then every staged file in; on failure, undoes the moves made so far.
 fn swap(root: &Path, staging: &Path, plan: &Plan) -> io::Result<()> {
-    let mut set_aside = 0;
+    let mut set_aside: Vec<usize> = Vec::new();
     let mut placed: Vec<PathBuf> = Vec::new();
     let mut created: Vec<PathBuf> = Vec::new();
     let result = (|| {
         for (index, change) in plan.changes.iter().enumerate() {
-            fs::rename(root.join(&change.from), original(staging, index))?;
-            set_aside += 1;
+            if !change.creates {
+                fs::rename(root.join(&change.from), original(staging, index))?;
+                set_aside.push(index);
+            }
         }
         for (index, change) in plan.changes.iter().enumerate() {
             let target = root.join(&change.to);
@@ -76,7 +87,7 @@ fn swap(root: &Path, staging: &Path, plan: &Plan) -> io::Result<()> {
         Ok(())
     })();
     if let Err(error) = result {
-        let undone = undo(root, staging, plan, set_aside, &placed, &created);
+        let undone = undo(root, staging, plan, &set_aside, &placed, &created);
         return Err(match undone {
             Ok(()) => error,
             Err(undo_error) => io::Error::other(format!(
@@ -91,15 +102,18 @@ fn undo(
     root: &Path,
     staging: &Path,
     plan: &Plan,
-    set_aside: usize,
+    set_aside: &[usize],
     placed: &[PathBuf],
     created: &[PathBuf],
 ) -> io::Result<()> {
     for target in placed {
         fs::remove_file(target)?;
     }
-    for (index, change) in plan.changes.iter().enumerate().take(set_aside) {
-        fs::rename(original(staging, index), root.join(&change.from))?;
+    for &index in set_aside {
+        fs::rename(
+            original(staging, index),
+            root.join(&plan.changes[index].from),
+        )?;
     }
     for folder in created.iter().rev() {
         fs::remove_dir(folder)?;
@@ -178,6 +192,14 @@ mod tests {
             from: PathBuf::from(from),
             to: PathBuf::from(to),
             contents: text.as_bytes().to_vec(),
+            creates: false,
+        }
+    }
+
+    fn creation(path: &str, text: &str) -> Change {
+        Change {
+            creates: true,
+            ..change(path, path, text)
         }
     }
 
@@ -241,6 +263,43 @@ mod tests {
         assert_eq!(snapshot(root.path()), before);
         assert!(!root.path().join("crates/zinc-config").exists());
         assert!(!root.path().join(STAGING).exists());
+    }
+
+    #[test]
+    fn a_new_file_is_created_with_the_others_and_removed_again_on_failure() {
+        let root = tree(&[("src/lib.rs", "mod a;\n"), ("wall", "a file")]);
+        let plan = Plan {
+            changes: vec![
+                creation("src/b/new.rs", "//! New.\n"),
+                change("src/lib.rs", "src/lib.rs", "mod a;\nmod b;\n"),
+            ],
+        };
+        apply(root.path(), &plan).unwrap();
+        assert_eq!(
+            fs::read(root.path().join("src/b/new.rs")).unwrap(),
+            b"//! New.\n"
+        );
+
+        let before = snapshot(root.path());
+        let failing = Plan {
+            changes: vec![
+                creation("src/c/new.rs", "//! New.\n"),
+                change("src/lib.rs", "wall/lib.rs", "mod c;\n"),
+            ],
+        };
+        apply(root.path(), &failing).unwrap_err();
+        assert_eq!(snapshot(root.path()), before);
+        assert!(!root.path().join("src/c").exists());
+
+        let overwrite = Plan {
+            changes: vec![creation("src/lib.rs", "//! Replaced.\n")],
+        };
+        let error = apply(root.path(), &overwrite).unwrap_err();
+        assert!(
+            error.to_string().contains("src/lib.rs already exists"),
+            "{error}"
+        );
+        assert_eq!(snapshot(root.path()), before);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! not. It reads the project's name from `[workspace.metadata.template]` in the root `Cargo.toml`.
 
 mod apply;
+mod migration;
 mod rename;
 
 use std::path::{Path, PathBuf};
@@ -13,11 +14,13 @@ use std::process::{Command, ExitCode};
 
 use crate::rename::{File, KEEP_LIST};
 
-const USAGE: &str = "usage: cargo xtask rename NEW_NAME [--dry-run]
+const USAGE: &str = "usage: cargo xtask rename NEW_NAME [--dry-run] | new-migration NAME
 
-  rename NEW_NAME   rename the project everywhere (crates, binary, variables, services, docs, paths);
-                    needs a clean git tree, and writes every change or none
-      --dry-run     print what would change and write nothing";
+  rename NEW_NAME      rename the project everywhere (crates, binary, variables, services, docs, paths);
+                       needs a clean git tree, and writes every change or none
+      --dry-run        print what would change and write nothing
+  new-migration NAME   write migrations/src/mYYYYMMDD_NNNNNN_NAME.rs from a template and register it in
+                       the migrator (create_<table> gets a working create-table migration)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["rename", name] => rename_project(name, false),
         ["rename", name, "--dry-run"] | ["rename", "--dry-run", name] => rename_project(name, true),
+        ["new-migration", name] => new_migration(name),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -97,6 +101,29 @@ fn rename_project(new: &str, dry_run: bool) -> Result<String, String> {
          Next: `cargo build` and `cargo test`, then `git add -A && git commit -m \"Rename {old} to {new}\"`.\n\
          Files git ignores were left alone: a database in instance/ keeps its old name ({old}-development.sqlite3); \
          rename it to {new}-development.sqlite3 to keep its data."
+    ))
+}
+
+fn new_migration(name: &str) -> Result<String, String> {
+    let root = repository_root()?;
+    let folder = root.join(migration::FOLDER);
+    let existing: Vec<String> = std::fs::read_dir(&folder)
+        .map_err(|error| format!("cannot read {}: {error}", folder.display()))?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let module = name.strip_suffix(".rs")?;
+            module.starts_with('m').then(|| module.to_owned())
+        })
+        .collect();
+    let lib_rs = std::fs::read_to_string(folder.join("lib.rs"))
+        .map_err(|error| format!("cannot read {}/lib.rs: {error}", migration::FOLDER))?;
+    let plan = migration::plan(name, &migration::today(), &existing, &lib_rs)?;
+    apply::apply(&root, &plan)
+        .map_err(|error| format!("cannot write the migration, and nothing was changed: {error}"))?;
+    Ok(format!(
+        "wrote {} and registered it in {}/lib.rs. Next: fill it in, then `just migrate` applies it.",
+        plan.changes[0].to.display(),
+        migration::FOLDER
     ))
 }
 

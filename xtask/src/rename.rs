@@ -78,12 +78,14 @@ pub(crate) struct File {
     pub(crate) contents: Vec<u8>,
 }
 
-/// One file to rewrite: from where, to where (often the same path), with what contents.
+/// One file to write: from where, to where (often the same path), with what contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Change {
     pub(crate) from: PathBuf,
     pub(crate) to: PathBuf,
     pub(crate) contents: Vec<u8>,
+    /// A file that does not exist yet (`from` is `to`); writing it over an existing file is refused.
+    pub(crate) creates: bool,
 }
 
 /// Everything a rename will write, computed before anything is.
@@ -227,6 +229,7 @@ pub(crate) fn plan(
                 from: file.path.clone(),
                 to,
                 contents,
+                creates: false,
             });
         }
     }
