@@ -7,6 +7,7 @@
 // Helpers outside `#[test]` functions unwrap too: a panic there is a clear test failure.
 #![allow(clippy::unwrap_used)]
 
+mod app_name;
 mod behind_nginx;
 mod cli;
 mod crate_graph;

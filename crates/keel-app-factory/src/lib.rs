@@ -80,7 +80,7 @@ pub async fn create_app_with(
 
     let visitors = keel_ext_flags::visitor::VisitorContext {
         store: flags.clone(),
-        cookies: keel_ext_flags::VisitorCookies::new(&settings.security),
+        cookies: keel_ext_flags::VisitorCookies::new(settings),
     };
     let state = AppState::new(loaded, db, flags, assets.clone());
     let routes = Router::new()

@@ -59,12 +59,25 @@ impl Layer {
 
     pub(crate) fn single(key: &str, kind: ValueKind, origin: String) -> Self {
         let mut layer = Layer::default();
-        layer.insert(key, Value::new(Some(&origin), kind));
+        layer.set(key, kind, origin);
         layer
     }
 
     /// The origin of the value this layer gives `dotted_key`.
     pub(crate) fn origin_of(&self, dotted_key: &str) -> Option<String> {
+        self.value_at(dotted_key)
+            .map(|value| value.origin().unwrap_or("unknown").to_owned())
+    }
+
+    /// The string this layer gives `dotted_key`, if it gives one.
+    pub(crate) fn string_at(&self, dotted_key: &str) -> Option<String> {
+        match &self.value_at(dotted_key)?.kind {
+            ValueKind::String(text) => Some(text.clone()),
+            _ => None,
+        }
+    }
+
+    fn value_at(&self, dotted_key: &str) -> Option<&Value> {
         let mut parts = dotted_key.split('.');
         let mut value = self.0.get(parts.next()?)?;
         for part in parts {
@@ -73,7 +86,12 @@ impl Layer {
                 _ => return None,
             }
         }
-        Some(value.origin().unwrap_or("unknown").to_owned())
+        Some(value)
+    }
+
+    /// Adds `key` with a value of `kind` from `origin`.
+    pub(crate) fn set(&mut self, key: &str, kind: ValueKind, origin: String) {
+        self.insert(key, Value::new(Some(&origin), kind));
     }
 
     /// Sets `dotted_key` (`server.port`), making the tables on its way; a table is merged key by key into

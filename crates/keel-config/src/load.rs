@@ -97,7 +97,6 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
     let defaults = built_in.table().clone();
     let mut stack: Vec<Layer> = vec![
         built_in,
-        derived_defaults(environment, &instance_dir),
         layers::toml_layer(
             profile_text(environment),
             &profile_origin,
@@ -118,6 +117,14 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         ),
         layers::overrides_layer(&options.overrides),
     ];
+    // Defaults derived from the name rank just above the built-in profile, so every layer that sets a
+    // value wins over them; the name is the one the layers above give.
+    let name = stack
+        .iter()
+        .rev()
+        .find_map(|layer| layer.string_at("app.name"))
+        .unwrap_or_default();
+    stack.insert(1, derived_defaults(environment, &instance_dir, &name));
     // The environment picks the profile before any layer is read, so a layer cannot change it afterwards;
     // saying so beats ignoring the attempt.
     for origin in stack.iter().filter_map(|layer| layer.origin_of("app.env")) {
@@ -349,12 +356,21 @@ fn profile_text(environment: Environment) -> &'static str {
     }
 }
 
-/// Defaults that depend on the environment and the instance folder, so no file can spell them out.
-fn derived_defaults(environment: Environment, instance_dir: &Path) -> Layer {
-    let database_file = instance_dir.join(format!("keel-{environment}.sqlite3"));
-    Layer::single(
+/// Defaults that depend on the environment, the instance folder and the app's name, so no file can spell
+/// them out: the SQLite file `<instance>/<name>-<environment>.sqlite3` and the Redis channel
+/// `<name>:flags` (the name as [`crate::name_token`] writes it).
+fn derived_defaults(environment: Environment, instance_dir: &Path, name: &str) -> Layer {
+    let token = crate::settings::name_token(name);
+    let database_file = instance_dir.join(format!("{token}-{environment}.sqlite3"));
+    let mut layer = Layer::single(
         "database.url",
         ValueKind::String(format!("sqlite://{}?mode=rwc", database_file.display())),
         "built-in default (SQLite file in the instance folder)".to_owned(),
-    )
+    );
+    layer.set(
+        "flag_sync.redis_channel",
+        ValueKind::String(format!("{token}:flags")),
+        "built-in default (app.name:flags)".to_owned(),
+    );
+    layer
 }

@@ -34,10 +34,37 @@ pub struct Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppSettings {
-    /// The service name: page titles, the `X-App` header, `/api/v1/version`.
+    /// The service name: page titles, the `X-App` header, `/api/v1/version`, and (as its
+    /// [`AppSettings::token`]) the runtime identifiers that must differ between services: the visitor cookie, the default Redis
+    /// channel, the tracer, the default SQLite file.
     pub name: String,
     /// Set by the loader from `--env` / `APP_ENV`; files cannot change it.
     pub env: Environment,
+}
+
+impl AppSettings {
+    /// The name as a token for identifiers: lowercase letters and digits, other characters turned into
+    /// `-` (`"My Shop"` → `my-shop`; `keel` stays `keel`).
+    pub fn token(&self) -> String {
+        name_token(&self.name)
+    }
+}
+
+/// `name` as a token that fits a cookie name, a file name and a channel name: lowercase ASCII letters
+/// and digits, with every other run of characters turned into one `-` (`"My Shop"` → `my-shop`).
+/// `keel` stays `keel`, so the default name keeps its identifiers.
+pub(crate) fn name_token(name: &str) -> String {
+    let lowercase = name.to_ascii_lowercase();
+    let words: Vec<&str> = lowercase
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    if words.is_empty() {
+        // Only for a name of punctuation alone; `app.name` must not be empty.
+        "app".to_owned()
+    } else {
+        words.join("-")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -962,3 +962,16 @@ fn sqlite_outside_development_and_testing_is_a_warning_about_replicas() {
     assert!(warned("staging"));
     assert!(!warned("development"));
 }
+
+#[test]
+fn the_name_token_keeps_letters_and_digits_and_joins_the_rest_with_dashes() {
+    let cases = [
+        ("keel", "keel"),
+        ("My Shop", "my-shop"),
+        ("  a--b__C9 ", "a-b-c9"),
+        ("!!!", "app"),
+    ];
+    for (name, token) in cases {
+        assert_eq!(crate::settings::name_token(name), token, "{name:?}");
+    }
+}

@@ -54,7 +54,7 @@ impl Sandbox {
     pub fn visitor_context(&self) -> VisitorContext {
         VisitorContext {
             store: self.store.clone(),
-            cookies: VisitorCookies::new(&self.loaded.settings.security),
+            cookies: VisitorCookies::new(&self.loaded.settings),
         }
     }
 }

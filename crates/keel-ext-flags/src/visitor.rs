@@ -1,7 +1,9 @@
 //! The anonymous visitor id that percentage rollouts bucket by, carried in a signed cookie, and
 //! [`Flags`], the per-request evaluator handlers and the guard use.
 //!
-//! The cookie is `keel_visitor=<32 hex id>.<64 hex HMAC-SHA256(secret key, "keel-visitor:" + id)>`, with
+//! The cookie is `<name>_visitor=<32 hex id>.<64 hex HMAC-SHA256(secret key, "<name>-visitor:" + id)>`,
+//! where `<name>` is `app.name` as a token (`keel_visitor` for keel), so two services on one domain keep
+//! their visitors apart, with
 //! `Secure`, `HttpOnly` and `SameSite` from `[security]`. A cookie whose signature does not verify is
 //! never trusted (a client cannot pick its own bucket) and is replaced. A visitor without a cookie gets
 //! one on any response while some flag is partly rolled out, whether or not that response evaluated
@@ -17,23 +19,23 @@ use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, KeyInit, Mac};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use keel_config::SecuritySettings;
+use keel_config::Settings;
 use keel_http::ErrorReport;
 use sha2::Sha256;
 
 use crate::store::FlagStore;
 
-/// The cookie's name.
-pub const VISITOR_COOKIE: &str = "keel_visitor";
 /// How long browsers keep the cookie: a year, so a returning visitor keeps their bucket.
 const MAX_AGE_SECS: u64 = 365 * 24 * 60 * 60;
-/// Separates this use of the secret key from any other HMAC keel makes with it.
-const SIGNING_CONTEXT: &[u8] = b"keel-visitor:";
 
 /// Signs and checks visitor cookies; holds the secret key, so its `Debug` shows nothing of it.
 #[derive(Clone)]
 pub struct VisitorCookies {
     key: Arc<[u8]>,
+    /// `<name>_visitor`.
+    name: Arc<str>,
+    /// `<name>-visitor:`, which separates this use of the secret key from any other HMAC made with it.
+    signing_context: Arc<[u8]>,
     /// `; Path=/; Max-Age=…; HttpOnly; Secure; SameSite=Lax`, from the settings.
     attributes: Arc<str>,
 }
@@ -42,13 +44,16 @@ impl std::fmt::Debug for VisitorCookies {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("VisitorCookies")
+            .field("name", &self.name)
             .field("attributes", &self.attributes)
             .finish_non_exhaustive()
     }
 }
 
 impl VisitorCookies {
-    pub fn new(security: &SecuritySettings) -> VisitorCookies {
+    pub fn new(settings: &Settings) -> VisitorCookies {
+        let security = &settings.security;
+        let token = settings.app.token();
         let mut attributes = format!("; Path=/; Max-Age={MAX_AGE_SECS}");
         if security.cookie_http_only {
             attributes.push_str("; HttpOnly");
@@ -60,15 +65,22 @@ impl VisitorCookies {
         attributes.push_str(security.cookie_same_site.as_attribute());
         VisitorCookies {
             key: Arc::from(security.secret_key.expose().as_bytes()),
+            name: Arc::from(format!("{token}_visitor")),
+            signing_context: Arc::from(format!("{token}-visitor:").as_bytes()),
             attributes: Arc::from(attributes),
         }
+    }
+
+    /// The cookie's name, `<app.name as a token>_visitor`.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC takes keys of any length, so this cannot fail; an empty key would still sign.
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
-        mac.update(SIGNING_CONTEXT);
+        mac.update(&self.signing_context);
         mac
     }
 
@@ -94,7 +106,8 @@ impl VisitorCookies {
 
     fn set_cookie(&self, id: &str) -> Option<HeaderValue> {
         HeaderValue::from_str(&format!(
-            "{VISITOR_COOKIE}={}{}",
+            "{}={}{}",
+            self.name,
             self.sign(id),
             self.attributes
         ))
@@ -102,15 +115,15 @@ impl VisitorCookies {
     }
 }
 
-/// The visitor cookie's value among the request's `Cookie` headers.
-fn presented_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The value of the cookie `name` among the request's `Cookie` headers.
+fn presented_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == VISITOR_COOKIE)
+        .find(|(presented, _)| *presented == name)
         .map(|(_, value)| value)
 }
 
@@ -153,7 +166,7 @@ pub async fn middleware(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let presented = presented_cookie(request.headers());
+    let presented = presented_cookie(request.headers(), context.cookies.name());
     let verified = presented.and_then(|value| context.cookies.verify(value));
     let forged = presented.is_some() && verified.is_none();
     let is_new = verified.is_none();
@@ -195,6 +208,8 @@ mod tests {
     fn cookies(secret: &str) -> VisitorCookies {
         VisitorCookies {
             key: Arc::from(secret.as_bytes()),
+            name: Arc::from("keel_visitor"),
+            signing_context: Arc::from(b"keel-visitor:".as_slice()),
             attributes: Arc::from(""),
         }
     }
@@ -235,12 +250,13 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; keel_visitor=abc; b=2"),
         );
-        assert_eq!(presented_cookie(&headers), Some("abc"));
+        assert_eq!(presented_cookie(&headers, "keel_visitor"), Some("abc"));
+        assert_eq!(presented_cookie(&headers, "other_visitor"), None);
         let mut split = HeaderMap::new();
         split.append(header::COOKIE, HeaderValue::from_static("a=1"));
         split.append(header::COOKIE, HeaderValue::from_static("keel_visitor=xyz"));
-        assert_eq!(presented_cookie(&split), Some("xyz"));
-        assert_eq!(presented_cookie(&HeaderMap::new()), None);
+        assert_eq!(presented_cookie(&split, "keel_visitor"), Some("xyz"));
+        assert_eq!(presented_cookie(&HeaderMap::new(), "keel_visitor"), None);
     }
 
     #[test]
@@ -256,9 +272,7 @@ mod tests {
         })
         .unwrap()
         .settings;
-        let header = VisitorCookies::new(&settings.security)
-            .set_cookie(ID)
-            .unwrap();
+        let header = VisitorCookies::new(&settings).set_cookie(ID).unwrap();
         let header = header.to_str().unwrap();
         assert!(
             header.starts_with(&format!("keel_visitor={ID}.")),

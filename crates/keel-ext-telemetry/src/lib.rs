@@ -83,7 +83,7 @@ where
     // filter applies to the log output only: with `warn` logs, request spans (info) still exist, so
     // traces, `X-Trace-ID` and the ids in warning lines do not depend on how verbose the logs are.
     let traces = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer("keel"))
+        .with_tracer(provider.tracer(settings.app.token()))
         .with_filter(LevelFilter::INFO);
     // The exporter reports its own failures as events under `opentelemetry*` targets, once per batch;
     // they are let through once a minute, so a collector that is down costs one warning, not a flood.
