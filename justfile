@@ -5,9 +5,13 @@
 default:
     @just --list
 
-# Serve the app on http://127.0.0.1:8080 (development environment, SQLite in instance/).
+# What `just dev` restarts on: code, templates, static files, profiles, the instance's config.toml (not its database).
+dev_watch := "--watch crates --watch migrations --watch web --watch instance --ignore '*.sqlite3*' --watch Cargo.toml --watch Cargo.lock"
+dev_without_reload := "just dev: live reload needs watchexec and systemfd (cargo install --locked watchexec-cli systemfd); serving without it"
+
+# Serve on http://127.0.0.1:${PORT:-8080}, rebuilding and restarting on every change while the socket stays open (plain run without watchexec and systemfd).
 dev:
-    cargo run -- serve
+    @mkdir -p instance; if command -v watchexec >/dev/null && command -v systemfd >/dev/null; then systemfd --no-pid -s http::127.0.0.1:${PORT:-8080} -- watchexec --restart --stop-signal SIGTERM {{ dev_watch }} -- cargo run -- serve; else echo "{{ dev_without_reload }}" >&2; cargo run -- serve; fi
 
 # Run any keel command through cargo, e.g. `just run hello`, `just run migrate status`.
 run *ARGS:

@@ -20,6 +20,7 @@ mod hardening;
 mod helpers;
 mod justfile;
 mod limits;
+mod live_reload;
 mod process;
 #[cfg(unix)]
 mod raw_process;

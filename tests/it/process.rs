@@ -32,7 +32,7 @@ impl KeelProcess {
     /// [`KeelProcess::start`] on `port` (`0`: a free one), e.g. to restart an instance where a proxy
     /// expects it.
     pub(crate) async fn start_on(port: u16, vars: &[(&str, &str)]) -> KeelProcess {
-        KeelProcess::start_through(&[], port, vars).await
+        KeelProcess::spawn(&[], port, vars, Stdio::inherit()).await
     }
 
     /// [`KeelProcess::start_on`], run through `launcher` (a program and its arguments that runs the
@@ -41,6 +41,29 @@ impl KeelProcess {
         launcher: &[&str],
         port: u16,
         vars: &[(&str, &str)],
+    ) -> KeelProcess {
+        KeelProcess::spawn(launcher, port, vars, Stdio::inherit()).await
+    }
+
+    /// [`KeelProcess::start`] with `socket` passed as an inherited listening socket (`LISTEN_FDS`, as
+    /// systemfd and systemd pass it), on standard input so that no descriptor juggling is needed;
+    /// `port` is what keel would bind without it.
+    pub(crate) async fn start_inheriting(
+        socket: std::net::TcpListener,
+        port: u16,
+        vars: &[(&str, &str)],
+    ) -> KeelProcess {
+        let passing = [("LISTEN_FDS", "1"), ("LISTEN_FDS_FIRST_FD", "0")];
+        let vars: Vec<(&str, &str)> = passing.into_iter().chain(vars.iter().copied()).collect();
+        let stdin = Stdio::from(std::os::fd::OwnedFd::from(socket));
+        KeelProcess::spawn(&[], port, &vars, stdin).await
+    }
+
+    async fn spawn(
+        launcher: &[&str],
+        port: u16,
+        vars: &[(&str, &str)],
+        stdin: Stdio,
     ) -> KeelProcess {
         let instance = tempfile::tempdir().unwrap();
         let binary = env!("CARGO_BIN_EXE_keel-test-binary");
@@ -64,6 +87,7 @@ impl KeelProcess {
             .env("APP_TELEMETRY__LOG_FORMAT", "json")
             .env("APP_TELEMETRY__LOG_LEVEL", "info,sqlx=warn")
             .envs(vars.iter().copied())
+            .stdin(stdin)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -3,6 +3,7 @@
 //! outage or a build failure, found in the source of the crate that prints it.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
@@ -10,6 +11,7 @@ use serde_json::Value;
 
 use crate::env_example::show_config_with_dotenv;
 use crate::helpers::{Backend, cargo_metadata, run_keel, spawn_app};
+use crate::live_reload::serve_with_a_file_passed_as_socket;
 use crate::process::KeelProcess;
 
 /// A message as the page shows it, under its `###` heading.
@@ -32,6 +34,9 @@ enum Check {
 fn check(heading: &str) -> Check {
     match heading {
         "Port already in use" => Check::Produced(port_in_use()),
+        "A passed socket that keel cannot use" => {
+            Check::Produced(serve_with_a_file_passed_as_socket().1)
+        }
         "Database unreachable at start-up" => Check::Produced(
             run_keel(
                 &["serve"],
@@ -292,10 +297,17 @@ fn redis_unavailable_log() -> String {
     })
 }
 
-/// The folder of each package in the dependency graph, from `cargo metadata` (offline: everything is
-/// already downloaded for the build).
+/// The folder of each package in this platform's dependency graph, from `cargo metadata` (offline:
+/// everything the build needs is downloaded; crates for other platforms may not be).
 fn package_sources() -> Vec<(String, PathBuf)> {
-    let metadata = cargo_metadata(&[]);
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let version = Command::new(rustc).arg("-vV").output().unwrap();
+    let version = String::from_utf8(version.stdout).unwrap();
+    let host = version
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .expect("rustc -vV names the host");
+    let metadata = cargo_metadata(&["--filter-platform", host]);
     metadata["packages"]
         .as_array()
         .unwrap()

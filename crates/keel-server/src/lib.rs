@@ -14,6 +14,7 @@ mod cli;
 mod failure;
 mod flags;
 mod healthcheck;
+mod listener;
 mod migrate;
 mod secrets;
 mod serve;
@@ -181,13 +182,20 @@ fn execute(
 ) -> Result<(), Failure> {
     match command {
         Command::Serve => {
+            // Before the runtime starts its threads: taking the socket edits this process's environment.
+            let inherited = if embedding.owns_process {
+                listener::inherited().map_err(Failure::Failed)?
+            } else {
+                None
+            };
             let runtime = runtime()?;
             let telemetry = telemetry_for(&runtime, &loaded, embedding)?;
             // A process-wide limit: only the process itself changes it, never an embedding test.
             if embedding.owns_process {
                 accept::raise_open_file_limit();
             }
-            runtime.block_on(serve::serve(loaded, embedding.extra_routes, telemetry))
+            let serving = serve::serve(loaded, embedding.extra_routes, telemetry, inherited);
+            runtime.block_on(serving)
         }
         Command::Check => {
             let report = runtime()?.block_on(check::check(&loaded));

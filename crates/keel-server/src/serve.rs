@@ -51,6 +51,7 @@ pub(crate) async fn serve(
     loaded: Loaded,
     extra_routes: Option<ExtraRoutes>,
     telemetry: Option<Telemetry>,
+    inherited: Option<std::net::TcpListener>,
 ) -> Result<(), Failure> {
     let settings = &loaded.settings;
     // Listen for both signals before anything slow happens: once listened for, a signal no longer ends
@@ -66,12 +67,8 @@ pub(crate) async fn serve(
             return Err(Failure::Interrupted(signal));
         }
     };
-    let address = format!("{}:{}", settings.server.host, settings.server.port);
-    let listener = TcpListener::bind(&address)
+    let (listener, socket) = crate::listener::listen(&settings.server, inherited)
         .await
-        .with_context(|| {
-            format!("cannot listen on {address}; set server.host and server.port (or PORT) to a free address")
-        })
         .map_err(Failure::Failed)?;
     let local_address = listener
         .local_addr()
@@ -80,6 +77,7 @@ pub(crate) async fn serve(
     tracing::info!(
         environment = %settings.app.env,
         database = settings.database.url.scheme().unwrap_or("unknown"),
+        socket,
         "listening on http://{local_address}"
     );
 
