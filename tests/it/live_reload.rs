@@ -9,6 +9,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::process::{KeelProcess, fresh_client};
 
+/// Starts keel with `socket` passed as an inherited listening socket (`LISTEN_FDS`, as systemfd and
+/// systemd pass it), on standard input so that no descriptor juggling is needed; `port` is what keel
+/// would bind without it.
+async fn start_inheriting(socket: std::net::TcpListener, port: u16) -> KeelProcess {
+    let passing = [("LISTEN_FDS", "1"), ("LISTEN_FDS_FIRST_FD", "0")];
+    let stdin = Stdio::from(std::os::fd::OwnedFd::from(socket));
+    KeelProcess::spawn(&[], port, &passing, stdin).await
+}
+
 /// A port keel would bind without the inherited socket. It is held, so binding it would fail: a
 /// served request proves the inherited socket was used.
 fn taken_port() -> std::net::TcpListener {
@@ -24,7 +33,7 @@ async fn an_inherited_socket_is_served_and_holds_a_request_while_keel_restarts()
     let port = taken.local_addr().unwrap().port();
 
     // Act and assert: the first process serves on the inherited socket.
-    let mut first = KeelProcess::start_inheriting(socket.try_clone().unwrap(), port, &[]).await;
+    let mut first = start_inheriting(socket.try_clone().unwrap(), port).await;
     assert_eq!(first.address, format!("http://{address}"));
     first
         .wait_for_log("inherited (LISTEN_FDS)", Duration::from_secs(5))
@@ -43,7 +52,7 @@ async fn an_inherited_socket_is_served_and_holds_a_request_while_keel_restarts()
         .write_all(b"GET /ping HTTP/1.1\r\nHost: keel\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
-    let mut second = KeelProcess::start_inheriting(socket.try_clone().unwrap(), port, &[]).await;
+    let mut second = start_inheriting(socket.try_clone().unwrap(), port).await;
     let mut answer = String::new();
     tokio::time::timeout(Duration::from_secs(30), waiting.read_to_string(&mut answer))
         .await

@@ -45,21 +45,9 @@ impl KeelProcess {
         KeelProcess::spawn(launcher, port, vars, Stdio::inherit()).await
     }
 
-    /// [`KeelProcess::start`] with `socket` passed as an inherited listening socket (`LISTEN_FDS`, as
-    /// systemfd and systemd pass it), on standard input so that no descriptor juggling is needed;
-    /// `port` is what keel would bind without it.
-    pub(crate) async fn start_inheriting(
-        socket: std::net::TcpListener,
-        port: u16,
-        vars: &[(&str, &str)],
-    ) -> KeelProcess {
-        let passing = [("LISTEN_FDS", "1"), ("LISTEN_FDS_FIRST_FD", "0")];
-        let vars: Vec<(&str, &str)> = passing.into_iter().chain(vars.iter().copied()).collect();
-        let stdin = Stdio::from(std::os::fd::OwnedFd::from(socket));
-        KeelProcess::spawn(&[], port, &vars, stdin).await
-    }
-
-    async fn spawn(
+    /// Starts `keel serve` as [`KeelProcess::start_on`] does, through `launcher` (empty: none) and with
+    /// `stdin` as its standard input.
+    pub(crate) async fn spawn(
         launcher: &[&str],
         port: u16,
         vars: &[(&str, &str)],

@@ -6,6 +6,7 @@
 //! not. It reads the project's name from `[workspace.metadata.template]` in the root `Cargo.toml`.
 
 mod apply;
+mod lock_file;
 mod migration;
 mod rename;
 
