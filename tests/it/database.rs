@@ -164,18 +164,25 @@ fn migrate_down_in_staging_and_production_names_what_it_would_revert_and_needs_f
 }
 
 #[test]
-fn staging_refuses_to_serve_while_migrations_are_pending() {
-    let database = TestDatabase::create_blocking(Backend::Sqlite);
-    let vars = [
-        ("DATABASE_URL", database.url.as_str()),
-        ("SECRET_KEY", SECRET_KEY),
-    ];
-    let (code, _, stderr) = keel(&["--env", "staging", "serve"], &vars);
-    assert_eq!(code, EXIT_CONFIG);
-    assert_eq!(
-        failure_of(&stderr),
-        "keel: cannot start the app: 2 migration(s) are pending (m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit): run `keel migrate up`, then start again (staging applies migrations only with database.auto_migrate)\n"
-    );
+fn every_environment_refuses_to_serve_while_migrations_are_pending() {
+    // Development too: with auto_migrate turned off there, the first query on a new table would fail with
+    // "no such table" long after start-up.
+    for environment in ["staging", "development"] {
+        let database = TestDatabase::create_blocking(Backend::Sqlite);
+        let vars = [
+            ("DATABASE_URL", database.url.as_str()),
+            ("SECRET_KEY", SECRET_KEY),
+            ("APP_DATABASE__AUTO_MIGRATE", "false"),
+        ];
+        let (code, _, stderr) = keel(&["--env", environment, "serve"], &vars);
+        assert_eq!(code, EXIT_CONFIG, "{environment}: {stderr}");
+        assert_eq!(
+            failure_of(&stderr),
+            format!(
+                "keel: cannot start the app: 2 migration(s) are pending (m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit): run `keel migrate up`, then start again ({environment} applies migrations only with database.auto_migrate)\n"
+            )
+        );
+    }
 }
 
 #[test]

@@ -111,9 +111,9 @@ pub async fn create_app_with(
 }
 
 /// Connects the database (retrying for `database.startup_timeout_secs`) and brings its schema up to
-/// date when `database.auto_migrate` is on. Otherwise pending migrations are refused in staging and
-/// production (serving a schema older than the code expects fails in confusing ways later) and warned
-/// about elsewhere. `serve` and the `keel flags` commands share this.
+/// date when `database.auto_migrate` is on. Otherwise pending migrations are refused in every environment:
+/// serving a schema older than the code expects fails later in confusing ways ("no such table" from the
+/// first query that touches a new table). `serve` and the `keel flags` commands share this.
 pub async fn open_database(settings: &keel_config::Settings) -> Result<Db, Error> {
     let db = Db::connect_with_retry(&settings.database).await?;
     if settings.database.auto_migrate {
@@ -122,16 +122,10 @@ pub async fn open_database(settings: &keel_config::Settings) -> Result<Db, Error
     }
     let pending = db.pending_migrations().await?;
     if !pending.is_empty() {
-        if !settings.app.env.is_local() {
-            return Err(Error::PendingMigrations {
-                pending,
-                environment: settings.app.env,
-            });
-        }
-        tracing::warn!(
-            pending = pending.join(", "),
-            "migrations are pending and database.auto_migrate is off: run `keel migrate up`"
-        );
+        return Err(Error::PendingMigrations {
+            pending,
+            environment: settings.app.env,
+        });
     }
     Ok(db)
 }

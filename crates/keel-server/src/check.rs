@@ -47,9 +47,8 @@ pub(crate) async fn check(loaded: &Loaded) -> Report {
                         pending.len(),
                         pending.join(", ")
                     );
-                    // Where `serve` applies them itself (or only warns, locally) this is fine; in staging
-                    // and production `serve` would refuse to start.
-                    if settings.database.auto_migrate || settings.app.env.is_local() {
+                    // Where `serve` applies them itself this is fine; otherwise `serve` would refuse to start.
+                    if settings.database.auto_migrate {
                         report.pass(line);
                     } else {
                         report.fail(format!(
