@@ -10,6 +10,7 @@
 mod app_name;
 mod behind_nginx;
 mod cli;
+mod connections;
 mod crate_graph;
 mod data_store;
 mod database;

@@ -227,6 +227,12 @@ struct Connections {
 
 impl Connections {
     fn spawn(&self, stream: TcpStream, peer: SocketAddr) {
+        // Without it a body written after its headers (a static file, any streamed response) waits for the
+        // client's delayed ACK: Nagle's algorithm holds the small second write for ~40 ms. `axum::serve`
+        // sets it too. It can only fail on a socket that is already dead, which hyper reports next.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on an accepted connection");
+        }
         tokio::spawn(serve_connection(stream, peer, self.clone()));
     }
 }
