@@ -51,12 +51,13 @@ fn migrations_go_up_down_and_up_again_from_the_command_line() {
                 status(&[
                     "pending  m20261123_000001_create_feature_flags",
                     "pending  m20261123_000002_create_flag_audit",
+                    "pending  m20261202_000001_create_notes",
                 ]),
             ),
             (
                 &["migrate", "up"],
                 format!(
-                    "{masked}: applied 2: m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit\n"
+                    "{masked}: applied 3: m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit, m20261202_000001_create_notes\n"
                 ),
             ),
             (
@@ -65,23 +66,26 @@ fn migrations_go_up_down_and_up_again_from_the_command_line() {
             ),
             (
                 &["migrate", "down"],
-                format!("{masked}: reverted 1: m20261123_000002_create_flag_audit\n"),
+                format!("{masked}: reverted 1: m20261202_000001_create_notes\n"),
             ),
             (
                 &["migrate", "status"],
                 status(&[
                     "applied  m20261123_000001_create_feature_flags",
-                    "pending  m20261123_000002_create_flag_audit",
+                    "applied  m20261123_000002_create_flag_audit",
+                    "pending  m20261202_000001_create_notes",
                 ]),
             ),
             (
                 &["migrate", "down", "5"],
-                format!("{masked}: reverted 1: m20261123_000001_create_feature_flags\n"),
+                format!(
+                    "{masked}: reverted 2: m20261123_000002_create_flag_audit, m20261123_000001_create_feature_flags\n"
+                ),
             ),
             (
                 &["migrate", "up"],
                 format!(
-                    "{masked}: applied 2: m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit\n"
+                    "{masked}: applied 3: m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit, m20261202_000001_create_notes\n"
                 ),
             ),
             (
