@@ -9,6 +9,7 @@
 
 mod m20261123_000001_create_feature_flags;
 mod m20261123_000002_create_flag_audit;
+mod m20261202_000001_create_notes;
 
 use sea_orm_migration::prelude::*;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_feature_flags::Migration),
             Box::new(m20261123_000002_create_flag_audit::Migration),
+            Box::new(m20261202_000001_create_notes::Migration),
         ]
     }
 }

@@ -14,6 +14,8 @@ const TIERS: &[(&str, u8)] = &[
     ("keel-blueprint-ops", 5),
     // Flags persist through the database extension, so they sit one tier above it.
     ("keel-ext-flags", 4),
+    // The resources' queries, shared by the HTML and JSON blueprints, which may not depend on each other.
+    ("keel-services", 4),
     ("keel-ext-db", 3),
     ("keel-ext-telemetry", 3),
     ("keel-config", 2),

@@ -51,12 +51,13 @@ fn migrations_go_up_down_and_up_again_from_the_command_line() {
                 status(&[
                     "pending  m20261123_000001_create_feature_flags",
                     "pending  m20261123_000002_create_flag_audit",
+                    "pending  m20261202_000001_create_notes",
                 ]),
             ),
             (
                 &["migrate", "up"],
                 format!(
-                    "{masked}: applied 2: m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit\n"
+                    "{masked}: applied 3: m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit, m20261202_000001_create_notes\n"
                 ),
             ),
             (
@@ -65,23 +66,26 @@ fn migrations_go_up_down_and_up_again_from_the_command_line() {
             ),
             (
                 &["migrate", "down"],
-                format!("{masked}: reverted 1: m20261123_000002_create_flag_audit\n"),
+                format!("{masked}: reverted 1: m20261202_000001_create_notes\n"),
             ),
             (
                 &["migrate", "status"],
                 status(&[
                     "applied  m20261123_000001_create_feature_flags",
-                    "pending  m20261123_000002_create_flag_audit",
+                    "applied  m20261123_000002_create_flag_audit",
+                    "pending  m20261202_000001_create_notes",
                 ]),
             ),
             (
                 &["migrate", "down", "5"],
-                format!("{masked}: reverted 1: m20261123_000001_create_feature_flags\n"),
+                format!(
+                    "{masked}: reverted 2: m20261123_000002_create_flag_audit, m20261123_000001_create_feature_flags\n"
+                ),
             ),
             (
                 &["migrate", "up"],
                 format!(
-                    "{masked}: applied 2: m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit\n"
+                    "{masked}: applied 3: m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit, m20261202_000001_create_notes\n"
                 ),
             ),
             (
@@ -151,7 +155,7 @@ fn migrate_down_in_staging_and_production_names_what_it_would_revert_and_needs_f
         assert_eq!(
             failure_of(&stderr),
             format!(
-                "keel: migrate down 999 would revert 2 migration(s), dropping their tables and the data in them (m20261123_000002_create_flag_audit, m20261123_000001_create_feature_flags), and this is {environment}: add --force if that is really what you want\n"
+                "keel: migrate down 999 would revert 3 migration(s), dropping their tables and the data in them (m20261202_000001_create_notes, m20261123_000002_create_flag_audit, m20261123_000001_create_feature_flags), and this is {environment}: add --force if that is really what you want\n"
             )
         );
         // Nothing was reverted.
@@ -159,7 +163,7 @@ fn migrate_down_in_staging_and_production_names_what_it_would_revert_and_needs_f
         assert!(!status.contains("pending"), "{status}");
         let (code, stdout, stderr) = run(&["migrate", "down", "999", "--force"]);
         assert_eq!(code, EXIT_SUCCESS, "{stderr}");
-        assert!(stdout.contains(": reverted 2: "), "{stdout}");
+        assert!(stdout.contains(": reverted 3: "), "{stdout}");
     }
 }
 
@@ -179,7 +183,7 @@ fn every_environment_refuses_to_serve_while_migrations_are_pending() {
         assert_eq!(
             failure_of(&stderr),
             format!(
-                "keel: cannot start the app: 2 migration(s) are pending (m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit): run `keel migrate up`, then start again ({environment} applies migrations only with database.auto_migrate)\n"
+                "keel: cannot start the app: 3 migration(s) are pending (m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit, m20261202_000001_create_notes): run `keel migrate up`, then start again ({environment} applies migrations only with database.auto_migrate)\n"
             )
         );
     }

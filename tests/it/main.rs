@@ -9,6 +9,7 @@
 
 mod app_name;
 mod behind_nginx;
+mod browser;
 mod cli;
 mod connections;
 mod crate_graph;
@@ -22,6 +23,7 @@ mod helpers;
 mod justfile;
 mod limits;
 mod live_reload;
+mod notes;
 mod process;
 #[cfg(unix)]
 mod raw_process;

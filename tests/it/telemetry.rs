@@ -29,14 +29,14 @@ const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
 
 /// A span as the collector received it, with its resource's attributes.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     resource: Vec<KeyValue>,
-    span: Span,
+    pub(crate) span: Span,
 }
 
 /// An OTLP/HTTP receiver on `127.0.0.1:0` that decodes every export with the OTLP protobuf types.
-struct Collector {
-    address: SocketAddr,
+pub(crate) struct Collector {
+    pub(crate) address: SocketAddr,
     spans: Arc<Mutex<Vec<Received>>>,
 }
 
@@ -56,7 +56,7 @@ impl Collector {
     }
 
     /// A receiver of OTLP over HTTP/protobuf (the collector's port 4318 protocol).
-    async fn start() -> Collector {
+    pub(crate) async fn start() -> Collector {
         let spans = Arc::new(Mutex::new(Vec::new()));
         let router = Router::new()
             .route("/v1/traces", post(receive))
@@ -68,7 +68,7 @@ impl Collector {
     }
 
     /// Polls until a span named `name` arrived; fails the test after `deadline`.
-    async fn span_named(&self, name: &str, deadline: Duration) -> Received {
+    pub(crate) async fn span_named(&self, name: &str, deadline: Duration) -> Received {
         let started = Instant::now();
         let mut poll = tokio::time::interval(Duration::from_millis(50));
         loop {
@@ -152,7 +152,7 @@ fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value:
         .and_then(|value: &AnyValue| value.value.as_ref())
 }
 
-fn text<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
     match attribute(attributes, key)? {
         any_value::Value::StringValue(text) => Some(text),
         _ => None,

@@ -85,6 +85,7 @@ pub async fn create_app_with(
     let state = AppState::new(loaded, db, flags, assets.clone());
     let routes = Router::new()
         .merge(keel_blueprint_main::router())
+        .merge(keel_blueprint_main::notes_router())
         .merge(extra_routes)
         .nest(
             keel_blueprint_api_v1::MOUNT_PATH,

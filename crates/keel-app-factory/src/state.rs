@@ -2,11 +2,13 @@
 
 use axum::extract::FromRef;
 use keel_blueprint_api_v1::{BuildInfo, Draining};
-use keel_blueprint_main::{Calculator, SiteInfo, StaticAssets};
+use keel_blueprint_main::{Calculator, SessionCookies, SiteInfo, StaticAssets};
 use keel_blueprint_ops::{AdminToken, ConfigView};
 use keel_config::{Loaded, Settings};
 use keel_ext_db::Db;
 use keel_ext_flags::FlagStore;
+use keel_http::CookieAttributes;
+use keel_services::Notes;
 
 /// Shared by every request. Each field is cheap to clone (handles and `Arc`s), and `FromRef` hands each
 /// blueprint the field it names in its router's bounds.
@@ -24,6 +26,10 @@ pub struct AppState {
     pub admin_token: AdminToken,
     /// The masked configuration with provenance, for `/ops/config`.
     pub config: ConfigView,
+    /// The notes example's queries, shared by its pages and its API.
+    pub notes: Notes,
+    /// Signs the session cookie of the HTML pages (flash messages, CSRF tokens).
+    pub sessions: SessionCookies,
 }
 
 /// What pages show about the site: its name and environment.
@@ -38,6 +44,16 @@ impl AppState {
     pub(crate) fn new(loaded: &Loaded, db: Db, flags: FlagStore, assets: StaticAssets) -> AppState {
         let settings = &loaded.settings;
         AppState {
+            notes: Notes::new(db.clone(), settings.notes.page_size),
+            sessions: SessionCookies::new(
+                settings.security.secret_key.expose().as_bytes(),
+                &settings.app.token(),
+                CookieAttributes {
+                    http_only: settings.security.cookie_http_only,
+                    secure: settings.security.cookie_secure,
+                    same_site: settings.security.cookie_same_site.as_attribute(),
+                },
+            ),
             db,
             flags,
             site: site_info(settings),

@@ -9,11 +9,14 @@ use axum::Json;
 use keel_ext_flags::Flags;
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct VisitorFlags {
     flags: BTreeMap<&'static str, bool>,
 }
 
+#[utoipa::path(get, path = "/flags", tag = "meta", responses(
+    (status = 200, description = "Each flag, on or off for this visitor", body = VisitorFlags),
+))]
 pub(crate) async fn flags_show(flags: Flags) -> Json<VisitorFlags> {
     Json(VisitorFlags {
         flags: flags.evaluate_all().into_iter().collect(),

@@ -20,11 +20,14 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::readiness::{Check, Readiness};
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub(crate) struct Liveness {
     status: &'static str,
 }
 
+#[utoipa::path(get, path = "/health", tag = "health", responses(
+    (status = 200, description = "The process is alive; nothing else is checked", body = Liveness),
+))]
 pub(crate) async fn health_show() -> Json<Liveness> {
     Json(Liveness { status: "ok" })
 }
@@ -44,6 +47,10 @@ impl Draining {
     }
 }
 
+#[utoipa::path(get, path = "/ready", tag = "health", responses(
+    (status = 200, description = "Ready: every check passed", body = Readiness),
+    (status = 503, description = "Not ready or draining, with the checks", body = Readiness),
+))]
 pub(crate) async fn readiness_show(
     State(db): State<Db>,
     State(flags): State<FlagStore>,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 /// The readiness report: an overall status and one entry per dependency.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Readiness {
     pub(crate) status: &'static str,
     pub(crate) checks: BTreeMap<&'static str, Check>,
@@ -20,7 +20,7 @@ impl Readiness {
 }
 
 /// One dependency's state. `detail` is a safe summary for operators; the full cause goes to the log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Check {
     pub(crate) status: &'static str,
     pub(crate) backend: &'static str,

@@ -16,21 +16,26 @@ struct TestState {
     flags: FlagStore,
     build: BuildInfo,
     draining: Draining,
+    notes: Notes,
 }
 
-struct Harness {
-    router: Router,
-    db: Db,
+/// Notes per page in these tests: small, so paging is cheap to reach.
+pub(crate) const PAGE_SIZE: u64 = 3;
+
+pub(crate) struct Harness {
+    pub(crate) router: Router,
+    pub(crate) db: Db,
     flags: FlagStore,
     draining: Draining,
     _sandbox: keel_ext_flags::testing::Sandbox,
 }
 
-async fn harness() -> Harness {
+pub(crate) async fn harness() -> Harness {
     let sandbox = keel_ext_flags::testing::Sandbox::new(Vec::new()).await;
     let draining = Draining::default();
     let state = TestState {
         draining: draining.clone(),
+        notes: Notes::new(sandbox.db.clone(), PAGE_SIZE),
         db: sandbox.db.clone(),
         flags: sandbox.store.clone(),
         build: BuildInfo {

@@ -20,6 +20,14 @@ pub enum MainError {
     /// page hidden behind a flag looks the same for every method (see `lib.rs`).
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// An address naming no note: the app's ordinary 404.
+    #[error("not found")]
+    NotFound,
+    /// A notes operation failed in a way no form can correct: a missing note (404) or the database
+    /// (503, the cause logged here and never shown). Invalid fields and stale versions re-render their
+    /// form instead.
+    #[error(transparent)]
+    Notes(#[from] keel_services::notes::Error),
     /// Only at start-up, when the app factory scans the static folder. A relative `static_files.dir` is
     /// resolved against the working directory, so the message shows both forms.
     #[error(
@@ -36,8 +44,21 @@ pub enum MainError {
 
 impl IntoResponse for MainError {
     fn into_response(self) -> Response {
-        if let MainError::MethodNotAllowed = self {
-            return ErrorReport::from_status(StatusCode::METHOD_NOT_ALLOWED).into_response();
+        match self {
+            MainError::MethodNotAllowed => {
+                return ErrorReport::from_status(StatusCode::METHOD_NOT_ALLOWED).into_response();
+            }
+            MainError::NotFound | MainError::Notes(keel_services::notes::Error::NotFound(_)) => {
+                return ErrorReport::not_found().into_response();
+            }
+            MainError::Notes(keel_services::notes::Error::Database(cause)) => {
+                tracing::error!(error = %cause, "a notes query failed");
+                return ErrorReport::unavailable(
+                    "the notes database is unavailable; nothing was changed, try again",
+                )
+                .into_response();
+            }
+            _ => {}
         }
         // The source is logged with the error because `Display` deliberately leaves it out.
         let source = std::error::Error::source(&self).map(ToString::to_string);

@@ -8,9 +8,9 @@
 
 use std::fmt;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Json, Request};
 use keel_ext_flags::{ACTOR_MAX_CHARS, Change};
+use keel_http::JsonBodyError;
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -32,7 +32,8 @@ const FIELDS: [&str; 3] = ["enabled", "rollout_percent", "actor"];
 /// As an extractor it is axum's `Json` with [`OpsError`] as the rejection.
 #[derive(Debug)]
 pub(crate) enum ChangeBody {
-    Object(ChangeFields),
+    /// Boxed: the fields keep wrongly typed values, which makes them large.
+    Object(Box<ChangeFields>),
     NotAnObject,
 }
 
@@ -67,7 +68,11 @@ impl<S: Send + Sync> FromRequest<S> for ChangeBody {
     type Rejection = OpsError;
 
     async fn from_request(request: Request, state: &S) -> Result<ChangeBody, OpsError> {
-        let Json(body) = Json::<ChangeBody>::from_request(request, state).await?;
+        // axum's `Json` rather than `keel_http::JsonBody`, which takes only objects: this body tells a
+        // non-object apart itself, to answer with an example.
+        let Json(body) = Json::<ChangeBody>::from_request(request, state)
+            .await
+            .map_err(JsonBodyError::from)?;
         Ok(body)
     }
 }
@@ -123,8 +128,8 @@ impl ChangeBody {
 /// The 422 for JSON that did not deserialize, from where it failed: a key that is not a field, or
 /// (with no key to blame) a field given twice, the one thing a JSON object of known fields can still
 /// get wrong.
-fn explain(path: &[String]) -> String {
-    match path.first() {
+fn explain(key: Option<&String>) -> String {
+    match key {
         Some(key) if !FIELDS.contains(&key.as_str()) => {
             format!("{key:?} is not a field: a change has enabled, rollout_percent and actor")
         }
@@ -135,57 +140,15 @@ fn explain(path: &[String]) -> String {
     }
 }
 
-impl From<JsonRejection> for OpsError {
-    fn from(rejection: JsonRejection) -> OpsError {
+impl From<JsonBodyError> for OpsError {
+    fn from(rejection: JsonBodyError) -> OpsError {
         match rejection {
-            JsonRejection::MissingJsonContentType(_) => OpsError::NotJson,
-            JsonRejection::JsonSyntaxError(syntax) => {
-                OpsError::Malformed(parser_message(&syntax).unwrap_or_default())
-            }
-            JsonRejection::JsonDataError(data) => OpsError::Unprocessable(explain(&path_of(&data))),
-            // The body could not be read, or a kind of rejection a later axum adds.
-            rejection => OpsError::Rejected(rejection),
+            JsonBodyError::NotJson => OpsError::NotJson,
+            JsonBodyError::Malformed(position) => OpsError::Malformed(position),
+            JsonBodyError::Unexpected { key } => OpsError::Unprocessable(explain(key.as_ref())),
+            JsonBodyError::Unreadable(rejection) => OpsError::Rejected(rejection),
         }
     }
-}
-
-/// The JSON parser's own description of a syntax error, e.g. `EOF while parsing an object at line 1
-/// column 1`: axum keeps the parser's error as the rejection's source.
-fn parser_message(rejection: &(dyn std::error::Error + 'static)) -> Option<String> {
-    causes(rejection).find_map(|cause| {
-        cause
-            .downcast_ref::<serde_path_to_error::Error<serde_json::Error>>()
-            .map(|located| located.inner().to_string())
-            .or_else(|| {
-                cause
-                    .downcast_ref::<serde_json::Error>()
-                    .map(ToString::to_string)
-            })
-    })
-}
-
-/// The keys from the body's root to where a data error happened (`["enabld"]`), as axum's `Json`
-/// records them; empty when the error is about the body as a whole.
-fn path_of(rejection: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    causes(rejection)
-        .find_map(|cause| cause.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>())
-        .map(|located| {
-            located
-                .path()
-                .iter()
-                .filter_map(|segment| match segment {
-                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn causes<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(error), |cause| cause.source())
 }
 
 fn unprocessable(message: impl Into<String>) -> OpsError {
@@ -217,7 +180,7 @@ impl<'de> Visitor<'de> for BodyVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ChangeBody, A::Error> {
         ChangeFields::deserialize(de::value::MapAccessDeserializer::new(map))
-            .map(ChangeBody::Object)
+            .map(|fields| ChangeBody::Object(Box::new(fields)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<ChangeBody, A::Error> {

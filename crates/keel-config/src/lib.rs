@@ -26,9 +26,9 @@ pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, LogFilterCheck,
 pub use crate::provenance::Provenance;
 pub use crate::secret::{ConnectionUrl, Fingerprints, Secret};
 pub use crate::settings::{
-    AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, LogFormat, OtlpProtocol,
-    RedisSettings, STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings, Settings,
-    StaticFilesSettings, TelemetrySettings, UrlScheme,
+    AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, LogFormat, NotesSettings,
+    OtlpProtocol, RedisSettings, STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings,
+    Settings, StaticFilesSettings, TelemetrySettings, UrlScheme,
 };
 pub use crate::vars::{Override, Vars};
 pub use crate::view::{COMMON_KEYS, Entry, entries_to_json};

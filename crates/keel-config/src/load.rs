@@ -194,6 +194,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         read.section::<TelemetrySettings>("telemetry"),
         read.section("features"),
         read.section("flag_sync"),
+        read.section("notes"),
     );
     if let (Some(telemetry), Some(check)) = (&sections.6, options.log_filter_check)
         && let Err(message) = check(&telemetry.log_level)
@@ -214,6 +215,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
             Some(telemetry),
             Some(features),
             Some(flag_sync),
+            Some(notes),
         ) => Some(Settings {
             app,
             server,
@@ -224,6 +226,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
             telemetry,
             features,
             flag_sync,
+            notes,
         }),
         _ => None,
     };

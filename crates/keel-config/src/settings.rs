@@ -29,6 +29,7 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub features: FeatureSettings,
     pub flag_sync: FlagSyncSettings,
+    pub notes: NotesSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -245,6 +246,15 @@ pub struct FlagSyncSettings {
     /// The Redis pub/sub channel on which flag changes are announced. Apps sharing one Redis need
     /// different channels.
     pub redis_channel: String,
+}
+
+/// The worked example resource (`/notes` and `/api/v1/notes`); it also shows how a fork adds a section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotesSettings {
+    /// How many notes a page of `/notes` lists, and how many `/api/v1/notes` returns when the request
+    /// names no `limit` (a `limit` may not exceed it either).
+    pub page_size: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use crate::bounds;
 use crate::environment::Environment;
 use crate::grammar::{check_csp, check_origin, is_host, parse_network};
 use crate::settings::{
-    AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, RedisSettings,
+    AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, NotesSettings, RedisSettings,
     STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings, StaticFilesSettings,
     TelemetrySettings,
 };
@@ -342,6 +342,12 @@ impl Section for FlagSyncSettings {
             ));
         }
         problems
+    }
+}
+
+impl Section for NotesSettings {
+    fn problems(&self, _context: &Context<'_>) -> Vec<(&'static str, String)> {
+        Vec::from_iter(bounds::check("notes.page_size", self.page_size))
     }
 }
 

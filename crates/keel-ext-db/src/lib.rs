@@ -238,7 +238,8 @@ mod tests {
             db.pending_migrations().await.unwrap(),
             [
                 "m20261123_000001_create_feature_flags",
-                "m20261123_000002_create_flag_audit"
+                "m20261123_000002_create_flag_audit",
+                "m20261202_000001_create_notes"
             ]
         );
         db.migrate_up().await.unwrap();

@@ -16,57 +16,44 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, KeyInit, Mac};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use keel_config::Settings;
-use keel_http::ErrorReport;
-use sha2::Sha256;
+use keel_http::{CookieAttributes, CookieSigner, ErrorReport, presented_cookie};
 
 use crate::store::FlagStore;
 
 /// How long browsers keep the cookie: a year, so a returning visitor keeps their bucket.
 const MAX_AGE_SECS: u64 = 365 * 24 * 60 * 60;
 
-/// Signs and checks visitor cookies; holds the secret key, so its `Debug` shows nothing of it.
-#[derive(Clone)]
+/// Signs and checks visitor cookies; its signer holds the secret key, so its `Debug` shows nothing of it.
+#[derive(Debug, Clone)]
 pub struct VisitorCookies {
-    key: Arc<[u8]>,
+    /// Keyed by the secret key with the context `<name>-visitor:`, which separates this use of the key
+    /// from any other signature made with it.
+    signer: CookieSigner,
     /// `<name>_visitor`.
     name: Arc<str>,
-    /// `<name>-visitor:`, which separates this use of the secret key from any other HMAC made with it.
-    signing_context: Arc<[u8]>,
     /// `; Path=/; Max-Age=…; HttpOnly; Secure; SameSite=Lax`, from the settings.
     attributes: Arc<str>,
-}
-
-impl std::fmt::Debug for VisitorCookies {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("VisitorCookies")
-            .field("name", &self.name)
-            .field("attributes", &self.attributes)
-            .finish_non_exhaustive()
-    }
 }
 
 impl VisitorCookies {
     pub fn new(settings: &Settings) -> VisitorCookies {
         let security = &settings.security;
         let token = settings.app.token();
-        let mut attributes = format!("; Path=/; Max-Age={MAX_AGE_SECS}");
-        if security.cookie_http_only {
-            attributes.push_str("; HttpOnly");
+        let attributes = CookieAttributes {
+            http_only: security.cookie_http_only,
+            secure: security.cookie_secure,
+            same_site: security.cookie_same_site.as_attribute(),
         }
-        if security.cookie_secure {
-            attributes.push_str("; Secure");
-        }
-        attributes.push_str("; SameSite=");
-        attributes.push_str(security.cookie_same_site.as_attribute());
+        .render(Some(MAX_AGE_SECS));
         VisitorCookies {
-            key: Arc::from(security.secret_key.expose().as_bytes()),
+            signer: CookieSigner::new(
+                security.secret_key.expose().as_bytes(),
+                &format!("{token}-visitor:"),
+            ),
             name: Arc::from(format!("{token}_visitor")),
-            signing_context: Arc::from(format!("{token}-visitor:").as_bytes()),
             attributes: Arc::from(attributes),
         }
     }
@@ -76,32 +63,16 @@ impl VisitorCookies {
         &self.name
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC takes keys of any length, so this cannot fail; an empty key would still sign.
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
-        mac.update(&self.signing_context);
-        mac
-    }
-
     /// The cookie value for `id`: the id, a dot, and its signature in hex.
     pub fn sign(&self, id: &str) -> String {
-        let mut mac = self.mac();
-        mac.update(id.as_bytes());
-        format!("{id}.{}", hex::encode(mac.finalize().into_bytes()))
+        self.signer.sign(id)
     }
 
-    /// The id inside `value` when its signature verifies (compared in constant time), else `None`.
+    /// The id inside `value` when it is a visitor id (32 hex digits) whose signature verifies, else
+    /// `None`.
     pub fn verify(&self, value: &str) -> Option<String> {
-        let (id, signature) = value.split_once('.')?;
-        if id.len() != 32 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-            return None;
-        }
-        let signature = hex::decode(signature).ok()?;
-        let mut mac = self.mac();
-        mac.update(id.as_bytes());
-        mac.verify_slice(&signature).ok()?;
-        Some(id.to_owned())
+        let id = self.signer.verify(value)?;
+        (id.len() == 32 && id.bytes().all(|byte| byte.is_ascii_hexdigit())).then(|| id.to_owned())
     }
 
     fn set_cookie(&self, id: &str) -> Option<HeaderValue> {
@@ -113,18 +84,6 @@ impl VisitorCookies {
         ))
         .ok()
     }
-}
-
-/// The value of the cookie `name` among the request's `Cookie` headers.
-fn presented_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(presented, _)| *presented == name)
-        .map(|(_, value)| value)
 }
 
 /// What the middleware hands each request: the store and this visitor.
@@ -207,9 +166,8 @@ mod tests {
 
     fn cookies(secret: &str) -> VisitorCookies {
         VisitorCookies {
-            key: Arc::from(secret.as_bytes()),
+            signer: CookieSigner::new(secret.as_bytes(), "keel-visitor:"),
             name: Arc::from("keel_visitor"),
-            signing_context: Arc::from(b"keel-visitor:".as_slice()),
             attributes: Arc::from(""),
         }
     }
@@ -217,46 +175,18 @@ mod tests {
     const ID: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
-    fn a_signed_id_verifies_and_a_tampered_one_does_not() {
+    fn only_a_signed_visitor_id_verifies() {
         let signer = cookies("a-secret-key-of-at-least-32-bytes!!");
-        let value = signer.sign(ID);
-        assert_eq!(signer.verify(&value).as_deref(), Some(ID));
-
-        let (_, signature) = value.split_once('.').unwrap();
-        let other_id = "f123456789abcdef0123456789abcdef";
-        let cases = [
-            format!("{other_id}.{signature}"),
-            format!("{ID}.{}", "0".repeat(64)),
-            format!("{ID}.{}", &signature[..62]),
-            ID.to_owned(),
-            format!("{ID}."),
-            format!("not-hex-not-hex-not-hex-not-hex!.{signature}"),
-            String::new(),
-        ];
-        for forged in cases {
-            assert_eq!(signer.verify(&forged), None, "{forged:?} verified");
+        assert_eq!(signer.verify(&signer.sign(ID)).as_deref(), Some(ID));
+        // Signed with the right key, but not an id: a value of another shape is never a visitor.
+        for not_an_id in ["abc", "not-hex-not-hex-not-hex-not-hex!", ""] {
+            assert_eq!(
+                signer.verify(&signer.sign(not_an_id)),
+                None,
+                "{not_an_id:?}"
+            );
         }
-        assert_eq!(
-            cookies("another-secret-key-of-32-bytes!!!!").verify(&value),
-            None,
-            "a cookie signed with another key verified"
-        );
-    }
-
-    #[test]
-    fn the_visitor_cookie_is_found_among_other_cookies() {
-        let mut headers = HeaderMap::new();
-        headers.append(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; keel_visitor=abc; b=2"),
-        );
-        assert_eq!(presented_cookie(&headers, "keel_visitor"), Some("abc"));
-        assert_eq!(presented_cookie(&headers, "other_visitor"), None);
-        let mut split = HeaderMap::new();
-        split.append(header::COOKIE, HeaderValue::from_static("a=1"));
-        split.append(header::COOKIE, HeaderValue::from_static("keel_visitor=xyz"));
-        assert_eq!(presented_cookie(&split, "keel_visitor"), Some("xyz"));
-        assert_eq!(presented_cookie(&HeaderMap::new(), "keel_visitor"), None);
+        assert_eq!(signer.verify(&format!("{ID}.{}", "0".repeat(64))), None);
     }
 
     #[test]

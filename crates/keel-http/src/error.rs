@@ -1,6 +1,7 @@
 //! The error report: what a client learns when a request fails, and nothing more.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -9,9 +10,11 @@ use serde::Serialize;
 
 use crate::request_id::RequestId;
 
-/// A failed request as the client sees it: a status, a kebab-case code and a safe message.
+/// A failed request as the client sees it: a status, a kebab-case code, a safe message and, for a
+/// request whose fields were wrong, one message per field.
 ///
-/// As a response it renders `{"error": code, "message": message}` and also rides along in the response's
+/// As a response it renders `{"error": code, "message": message}` (plus `"fields": {"title": "…"}` when
+/// there are field messages) and also rides along in the response's
 /// extensions, so the app factory can re-render it with the request id (or as an HTML page). Causes are
 /// logged by whoever builds the report; they never go into it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +22,8 @@ pub struct ErrorReport {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
     pub message: Cow<'static, str>,
+    /// What is wrong with each field of the request, keyed by the field's name; empty for most errors.
+    pub fields: BTreeMap<String, String>,
 }
 
 /// Marks an error response whose body was written for clients on purpose (e.g. the readiness report), so
@@ -31,6 +36,8 @@ pub struct PublicErrorBody;
 struct Body<'a> {
     error: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    fields: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
 }
@@ -45,7 +52,26 @@ impl ErrorReport {
             status,
             code: code.into(),
             message: message.into(),
+            fields: BTreeMap::new(),
         }
+    }
+
+    /// The one 422 for a request whose fields were wrong: one message per field, each saying what the
+    /// field must be.
+    pub fn invalid_fields(fields: BTreeMap<String, String>) -> Self {
+        let mut report = ErrorReport::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable-entity",
+            "some fields are not valid: see fields",
+        );
+        report.fields = fields;
+        report
+    }
+
+    /// The one 503 for a dependency that failed (a database query): `what` is a safe summary such as
+    /// "the notes database is unavailable"; the cause is logged by the caller and never shown.
+    pub fn unavailable(what: impl Into<Cow<'static, str>>) -> Self {
+        ErrorReport::new(StatusCode::SERVICE_UNAVAILABLE, "service-unavailable", what)
     }
 
     /// The one 404 of the app: unknown routes and hidden pages answer with exactly this.
@@ -91,6 +117,7 @@ impl ErrorReport {
         let body = Body {
             error: &self.code,
             message: &self.message,
+            fields: &self.fields,
             request_id,
         };
         let mut response = (self.status, Json(body)).into_response();
@@ -156,6 +183,36 @@ mod tests {
                 "internal-error",
                 "something went wrong on our side"
             )
+        );
+    }
+
+    #[tokio::test]
+    async fn field_messages_are_rendered_one_per_field_and_left_out_when_there_are_none() {
+        let fields = BTreeMap::from([
+            ("title".to_owned(), "must not be empty".to_owned()),
+            ("body".to_owned(), "must be at most 3 characters".to_owned()),
+        ]);
+        let response = ErrorReport::invalid_fields(fields).to_response_with(&RequestId::generate());
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "unprocessable-entity");
+        assert_eq!(
+            body["fields"],
+            serde_json::json!({"title": "must not be empty", "body": "must be at most 3 characters"})
+        );
+
+        let response =
+            ErrorReport::unavailable("the notes database is unavailable").into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({"error": "service-unavailable", "message": "the notes database is unavailable"})
         );
     }
 

@@ -5,3 +5,4 @@
 
 pub mod feature_flag;
 pub mod flag_audit;
+pub mod note;
