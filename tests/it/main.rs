@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod app_name;
+mod bao;
 mod behind_nginx;
 mod cli;
 mod crate_graph;
@@ -29,3 +30,4 @@ mod shutdown;
 mod telemetry;
 mod tidy;
 mod troubleshooting;
+mod vault;
