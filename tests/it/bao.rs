@@ -18,6 +18,8 @@ pub(crate) struct Bao {
     client: reqwest::blocking::Client,
     /// Its HOME (the dev server writes a token file there) and the tests' credential files.
     pub(crate) folder: tempfile::TempDir,
+    /// The generated CA and certificate of a TLS server.
+    _certificates: Option<tempfile::TempDir>,
 }
 
 /// The `bao` binary from `TEST_BAO`; `None` when it is unset or empty (the tests then do nothing).
@@ -31,6 +33,33 @@ impl Bao {
     /// Starts a dev server and waits (at most 30 s) until it answers. Fails the test when `TEST_BAO` is
     /// set but the server does not come up.
     pub(crate) fn start(binary: &PathBuf) -> Bao {
+        let bao = Bao::spawn(binary, &[]);
+        bao.wait_until(|bao| {
+            let health = bao.client.get(format!("{}/v1/sys/health", bao.addr)).send();
+            matches!(&health, Ok(response) if response.status() == 200)
+        });
+        bao
+    }
+
+    /// A dev server that speaks only HTTPS, with a certificate from a CA of its own (which no client
+    /// trusts), waited for (at most 30 s) until it accepts connections. Its API is not set up.
+    pub(crate) fn start_tls(binary: &PathBuf) -> Bao {
+        let certificates = tempfile::tempdir().unwrap();
+        let mut bao = Bao::spawn(
+            binary,
+            &[
+                "-dev-tls".to_owned(),
+                format!("-dev-tls-cert-dir={}", certificates.path().display()),
+            ],
+        );
+        bao.addr = bao.addr.replace("http://", "https://");
+        let address = bao.addr.trim_start_matches("https://").to_owned();
+        bao.wait_until(|_| std::net::TcpStream::connect(&address).is_ok());
+        bao._certificates = Some(certificates);
+        bao
+    }
+
+    fn spawn(binary: &PathBuf, extra: &[String]) -> Bao {
         let folder = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -45,6 +74,7 @@ impl Bao {
                 &format!("-dev-root-token-id={ROOT_TOKEN}"),
                 &format!("-dev-listen-address=127.0.0.1:{port}"),
             ])
+            .args(extra)
             .env("HOME", folder.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -53,22 +83,23 @@ impl Bao {
             .unwrap_or_else(|error| {
                 panic!("TEST_BAO={}: cannot start ({error})", binary.display())
             });
-        let bao = Bao {
+        Bao {
             child,
             addr: format!("http://127.0.0.1:{port}"),
             client: reqwest::blocking::Client::new(),
             folder,
-        };
+            _certificates: None,
+        }
+    }
+
+    /// Polls `ready` until it holds; fails the test after 30 s, showing the server's log.
+    fn wait_until(&self, ready: impl Fn(&Bao) -> bool) {
         let started = Instant::now();
-        loop {
-            let health = bao.client.get(format!("{}/v1/sys/health", bao.addr)).send();
-            if matches!(&health, Ok(response) if response.status() == 200) {
-                return bao;
-            }
+        while !ready(self) {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
                 "the bao dev server did not answer within 30 s; its log:\n{}",
-                bao.log()
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -27,6 +27,10 @@ pub enum Error {
         "no secret there (HTTP 404): write it (bao kv put -mount={mount} {path} secret_key=…), or set secrets.vault.path"
     )]
     Missing { mount: String, path: String },
+    #[error(
+        "{call} cannot be sent: a value keel was given (a token, the namespace) holds a character HTTP headers cannot carry, such as a newline"
+    )]
+    InvalidHeader { call: &'static str },
     #[error("the server answered HTTP {status} to {call}: check its log")]
     Status { call: &'static str, status: u16 },
     #[error("the server's answer to {call} is not what Vault sends ({what})")]
@@ -44,6 +48,7 @@ impl Error {
             Error::Unreachable { .. } | Error::TimedOut { .. } => true,
             Error::Status { status, .. } => *status >= 500,
             Error::NoCredentials
+            | Error::InvalidHeader { .. }
             | Error::LoginRefused { .. }
             | Error::Denied { .. }
             | Error::Missing { .. }

@@ -45,8 +45,10 @@ pub(crate) async fn send(
 /// The scheme, host and port of `addr`, safe to print (no user, password, path or query).
 pub(crate) fn shown_origin(addr: &str) -> String {
     match url::Url::parse(addr) {
-        Ok(url) => url.origin().ascii_serialization(),
-        Err(_) => "an address that is not a URL".to_owned(),
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            url.origin().ascii_serialization()
+        }
+        _ => "an address that is not an http(s) URL".to_owned(),
     }
 }
 
@@ -116,11 +118,9 @@ fn build_request(
     let body = Full::new(Bytes::from(call.body.clone().unwrap_or_default()));
     // A header value with a control character (a token pasted with a newline) lands here; the
     // message names the call, not the value.
-    builder.body(body).map_err(|_| Error::Unexpected {
-        call: call.name,
-        what: "a header value keel was given is not valid in HTTP (a stray newline in a token?)"
-            .to_owned(),
-    })
+    builder
+        .body(body)
+        .map_err(|_| Error::InvalidHeader { call: call.name })
 }
 
 async fn over<S>(stream: S, request: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes), Error>
@@ -165,4 +165,75 @@ fn tls_config() -> Result<Arc<ClientConfig>, Error> {
         .map_err(|cause| Error::Unreachable {
             cause: format!("TLS set-up: {cause}"),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shown_origin_drops_credentials_paths_and_queries() {
+        let cases = [
+            (
+                "https://user:pass@vault.internal:8200/ui?token=x",
+                "https://vault.internal:8200",
+            ),
+            ("http://127.0.0.1:8200", "http://127.0.0.1:8200"),
+            ("https://vault.internal", "https://vault.internal"),
+            (
+                "vault.internal:8200",
+                "an address that is not an http(s) URL",
+            ),
+        ];
+        for (addr, shown) in cases {
+            assert_eq!(shown_origin(addr), shown, "{addr}");
+        }
+    }
+
+    #[test]
+    fn only_failures_that_waiting_may_fix_are_tried_again() {
+        let call = "the secret's read";
+        let transient = [
+            Error::Unreachable {
+                cause: "refused".to_owned(),
+            },
+            Error::TimedOut { secs: 5 },
+            Error::Status { call, status: 503 },
+        ];
+        let permanent = [
+            Error::NoCredentials,
+            Error::LoginRefused { status: 400 },
+            Error::Denied {
+                policy_path: "secret/data/keel/production".to_owned(),
+            },
+            Error::Missing {
+                mount: "secret".to_owned(),
+                path: "keel/production".to_owned(),
+            },
+            Error::Status { call, status: 429 },
+            Error::Deadline { secs: 20 },
+        ];
+        assert!(transient.iter().all(Error::is_transient));
+        assert!(!permanent.iter().any(Error::is_transient));
+    }
+
+    #[test]
+    fn a_header_value_with_a_newline_is_refused_without_showing_it() {
+        let call = Call {
+            name: "the secret's read",
+            method: Method::GET,
+            path: "/v1/secret/data/keel/testing".to_owned(),
+            headers: vec![("x-vault-token", "a-token\nwith-a-newline-canary")],
+            body: None,
+        };
+        let error = build_request(&call, &call.path, "127.0.0.1", 8200)
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.starts_with("the secret's read cannot be sent: a value keel was given"),
+            "{error}"
+        );
+        assert!(!error.contains("canary"), "{error}");
+    }
 }

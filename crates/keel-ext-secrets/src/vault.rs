@@ -210,3 +210,29 @@ fn parse<'a, T: Deserialize<'a>>(call: &'static str, body: &'a [u8]) -> Result<T
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_of_the_wrong_shape_is_described_without_its_values() {
+        let answer = br#"{"auth": {"client_token": ["canary-token-value"]}}"#;
+        let error = parse::<LoginAnswer>("the AppRole login", answer)
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            error,
+            "the server's answer to the AppRole login is not what Vault sends (Data JSON at line 1 column 26)"
+        );
+        let error = parse::<ReadAnswer>("the secret's read", b"<html>")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("(Syntax JSON at line 1 column 1)"),
+            "{error}"
+        );
+    }
+}
