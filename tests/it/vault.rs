@@ -244,6 +244,18 @@ fn a_store_that_cannot_be_read_stops_production_with_exit_78_and_only_warns_in_d
         "{}",
         warned.stderr
     );
+    // `check` reports the store among the other checks instead of stopping at it.
+    let checked = keel(&["--env", "testing", "check"], &vars, &[]);
+    assert_eq!(checked.code, EXIT_FAILURE, "{}", checked.stderr);
+    let line = format!(
+        "FAIL  secret store vault: secret/keel/testing at {addr}: cannot reach the server ("
+    );
+    assert!(checked.stdout.contains(&line), "{}", checked.stdout);
+    assert!(
+        checked.stdout.contains("ok    listen address"),
+        "{}",
+        checked.stdout
+    );
 }
 
 #[test]
