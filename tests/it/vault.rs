@@ -256,6 +256,21 @@ fn a_store_that_cannot_be_read_stops_production_with_exit_78_and_only_warns_in_d
         "{}",
         checked.stdout
     );
+    // In production the settings the store would have given are missing too: both are said, in one run.
+    let checked = keel(&["--env", "production", "check"], &vars, &[]);
+    assert_eq!(checked.code, EXIT_CONFIG, "{}", checked.stderr);
+    let first = format!(
+        "keel: configuration error: {}: cannot reach the server (",
+        location("keel/production")
+    );
+    assert!(checked.stderr.starts_with(&first), "{}", checked.stderr);
+    assert!(
+        checked
+            .stderr
+            .contains("\nsecurity.secret_key (set by built-in defaults (profiles/default.toml)): "),
+        "{}",
+        checked.stderr
+    );
 }
 
 #[test]
