@@ -31,3 +31,4 @@ mod telemetry;
 mod tidy;
 mod troubleshooting;
 mod vault;
+mod vault_transport;

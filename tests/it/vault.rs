@@ -4,8 +4,8 @@
 //! leaving the store alone, and canaries that never show.
 //!
 //! These tests run when `TEST_BAO` names the `bao` binary (`.ci/secrets-setup` installs it and `.ci/run`
-//! sets it), and fail rather than skip when it is set but the server does not start; the one about a
-//! server that never answers needs no Vault and always runs.
+//! sets it), and fail rather than skip when it is set but the server does not start. TLS and time limits
+//! are in `vault_transport.rs`.
 
 use serde_json::{Value, json};
 
@@ -271,67 +271,6 @@ fn a_store_that_cannot_be_read_stops_production_with_exit_78_and_only_warns_in_d
         "{}",
         checked.stderr
     );
-}
-
-#[test]
-fn an_https_address_is_verified_and_a_certificate_from_an_unknown_ca_refused() {
-    let Some(binary) = bao::binary() else {
-        return;
-    };
-    let bao = Bao::start_tls(&binary);
-    let vars = [
-        ("VAULT_ADDR", bao.addr.as_str()),
-        ("VAULT_TOKEN", "a-token-for-a-server-keel-must-not-trust"),
-    ];
-    let outcome = run_keel(&["--env", "production", "show-config"], &vars, None);
-    assert_eq!(outcome.code, EXIT_CONFIG, "{}", outcome.stderr);
-    let expected = format!(
-        "keel: configuration error: secret store vault (secret/keel/production at {}): cannot reach the server (TLS: invalid peer certificate: UnknownIssuer)",
-        bao.addr
-    );
-    assert!(outcome.stderr.starts_with(&expected), "{}", outcome.stderr);
-}
-
-#[test]
-fn a_server_that_never_answers_is_given_up_after_the_timeout_and_the_startup_deadline() {
-    // Needs no Vault: a listener that never reads or answers (the kernel completes the connection).
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = format!("http://{}", silent.local_addr().unwrap());
-    let location = format!("secret store vault (secret/keel/production at {addr})");
-    let vars = [("VAULT_ADDR", addr.as_str()), ("VAULT_TOKEN", "a-token")];
-    // (timeout, start-up deadline, the cause)
-    let cases = [
-        (
-            "1",
-            "5",
-            "no answer within 1 s (secrets.timeout_secs), twice: check the address, or raise the timeout",
-        ),
-        (
-            "2",
-            "1",
-            "reading took longer than 1 s (secrets.startup_timeout_secs): check the server, or raise it",
-        ),
-    ];
-    for (timeout, deadline, cause) in cases {
-        let outcome = run_keel(
-            &[
-                "--env",
-                "production",
-                "--set",
-                &format!("secrets.timeout_secs={timeout}"),
-                "--set",
-                &format!("secrets.startup_timeout_secs={deadline}"),
-                "show-config",
-            ],
-            &vars,
-            None,
-        );
-        assert_eq!(outcome.code, EXIT_CONFIG, "{}", outcome.stderr);
-        assert_eq!(
-            outcome.stderr,
-            format!("keel: configuration error: {location}: {cause}\n")
-        );
-    }
 }
 
 #[test]
