@@ -18,6 +18,7 @@ const TIERS: &[(&str, u8)] = &[
     ("keel-services", 4),
     ("keel-ext-db", 3),
     ("keel-ext-telemetry", 3),
+    ("keel-ext-secrets", 3),
     ("keel-config", 2),
     ("keel-http", 2),
     ("keel-migrations", 2),

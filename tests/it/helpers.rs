@@ -219,6 +219,7 @@ pub(crate) async fn spawn_app_in(
         .collect(),
         overrides,
         log_filter_check: Some(keel_ext_telemetry::check_log_filter),
+        store_entries: Vec::new(),
     })
     .unwrap_or_else(|error| panic!("the test settings are invalid: {error}"));
 

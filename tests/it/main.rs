@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod app_name;
+mod bao;
 mod behind_nginx;
 mod browser;
 mod cli;
@@ -32,3 +33,5 @@ mod shutdown;
 mod telemetry;
 mod tidy;
 mod troubleshooting;
+mod vault;
+mod vault_transport;

@@ -19,7 +19,7 @@ const DAY: u64 = 24 * HOUR;
 
 /// Every whole-number setting. A setting missing here would be unbounded, so a unit test checks that
 /// each whole number in `profiles/default.toml` has its entry.
-pub(crate) const BOUNDS: [Bound; 15] = [
+pub(crate) const BOUNDS: [Bound; 17] = [
     Bound::new("server.port", 0, 65535, None),
     // A body is held in memory while a handler reads it; beyond a gigabyte, stream it instead.
     Bound::new("server.max_body_bytes", 1, 1 << 30, Some("bytes")),
@@ -43,6 +43,8 @@ pub(crate) const BOUNDS: [Bound; 15] = [
     Bound::new("flag_sync.resync_interval_secs", 1, DAY, Some("seconds")),
     // One page is read into memory and rendered whole.
     Bound::new("notes.page_size", 1, 100, Some("notes")),
+    Bound::new("secrets.timeout_secs", 1, 300, Some("seconds")),
+    Bound::new("secrets.startup_timeout_secs", 1, HOUR, Some("seconds")),
 ];
 
 impl Bound {

@@ -13,7 +13,7 @@ use crate::vars::{Override, Vars};
 
 /// Conventional variable names that platforms and tools set, and the key each one feeds. A keel variable
 /// (`APP_…`) for the same key wins over these.
-pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 9] = [
+pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 14] = [
     ("DATABASE_URL", "database.url"),
     ("DATABASE_PASSWORD", "database.password"),
     ("REDIS_URL", "redis.url"),
@@ -23,6 +23,12 @@ pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 9] = [
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "telemetry.otlp_endpoint"),
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "telemetry.otlp_protocol"),
     ("OTEL_TRACES_SAMPLER_ARG", "telemetry.sample_ratio"),
+    // Vault's own variables, as its CLI and agents read them (each also as `<NAME>_FILE`).
+    ("VAULT_ADDR", "secrets.vault.addr"),
+    ("VAULT_NAMESPACE", "secrets.vault.namespace"),
+    ("VAULT_ROLE_ID", "secrets.vault.role_id"),
+    ("VAULT_SECRET_ID", "secrets.vault.secret_id"),
+    ("VAULT_TOKEN", "secrets.vault.token"),
 ];
 
 /// Variables that steer the loader itself rather than set a key.

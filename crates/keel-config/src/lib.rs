@@ -12,17 +12,21 @@ mod grammar;
 mod kinds;
 mod layers;
 mod load;
+mod merge;
 mod provenance;
 mod read;
 mod secret;
 mod settings;
+mod store_settings;
+mod stores;
 mod validate;
 mod vars;
 mod view;
 
 pub use crate::environment::{Environment, UnknownEnvironment};
 pub use crate::error::{Error, Problem};
-pub use crate::load::{DEFAULT_INSTANCE_DIR, LoadOptions, Loaded, LogFilterCheck, load};
+pub use crate::load::{Loaded, load, preload};
+pub use crate::merge::{DEFAULT_INSTANCE_DIR, LoadOptions, LogFilterCheck};
 pub use crate::provenance::Provenance;
 pub use crate::secret::{ConnectionUrl, Fingerprints, Secret};
 pub use crate::settings::{
@@ -30,8 +34,12 @@ pub use crate::settings::{
     OtlpProtocol, RedisSettings, STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings,
     Settings, StaticFilesSettings, TelemetrySettings, UrlScheme,
 };
+pub use crate::store_settings::{SecretsSettings, StoreEntry, VaultSettings};
+pub use crate::stores::Preloaded;
 pub use crate::vars::{Override, Vars};
 pub use crate::view::{COMMON_KEYS, Entry, entries_to_json};
 
+#[cfg(test)]
+mod stores_tests;
 #[cfg(test)]
 mod tests;

@@ -1,55 +1,27 @@
-//! Loading: choose the environment, stack the layers, deserialize each section, validate, and report every
-//! problem at once.
+//! Loading: deserialize each section of the merged layers (`merge.rs`), validate, and report every problem
+//! at once.
 //!
 //! Layers, lowest to highest (a later layer wins): built-in defaults, the environment's profile, the
-//! instance folder's `config.toml`, `.env` (development and testing only), secret files, environment
-//! variables, explicit overrides. Every value carries its layer as its `config::Value` origin, which is how
-//! [`Provenance`] answers "where did this come from?".
+//! instance folder's `config.toml`, `.env` (development and testing only), secret files and then what the
+//! binary read from secret stores, environment variables, explicit overrides. Every value carries its
+//! layer as its `config::Value` origin, which is how [`Provenance`] answers "where did this come from?".
+//!
+//! Loading has two phases: [`preload`] reads the few sections needed to reach the secret stores, the
+//! binary reads them, and [`load`] reads everything with the stores' values in layer 5.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use config::{Config, ValueKind};
+use config::ValueKind;
 
-use crate::environment::Environment;
 use crate::error::{Error, Problem};
-use crate::layers::{self, Findings, Layer};
+use crate::layers::Findings;
+use crate::merge::{LoadOptions, Merged, merge};
 use crate::provenance::Provenance;
 use crate::read::Sections;
 use crate::settings::{self, Settings, TelemetrySettings};
+use crate::store_settings::SecretsSettings;
+use crate::stores::{self, Preloaded};
 use crate::validate::Context;
-use crate::vars::{Override, Vars};
-
-/// The profile files, embedded so that the binary carries its own defaults.
-const DEFAULT_PROFILE: &str = include_str!("../profiles/default.toml");
-const DEVELOPMENT_PROFILE: &str = include_str!("../profiles/development.toml");
-const TESTING_PROFILE: &str = include_str!("../profiles/testing.toml");
-const STAGING_PROFILE: &str = include_str!("../profiles/staging.toml");
-const PRODUCTION_PROFILE: &str = include_str!("../profiles/production.toml");
-
-/// Where the instance folder is when neither `--instance-dir` nor `APP_INSTANCE_DIR` says otherwise.
-pub const DEFAULT_INSTANCE_DIR: &str = "instance";
-
-/// What the loader needs to know besides the files it embeds.
-#[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
-    /// `--env`; when absent, `APP_ENV` from [`LoadOptions::vars`], else development.
-    pub environment: Option<String>,
-    /// `--instance-dir`; when absent, `APP_INSTANCE_DIR`, else `instance`.
-    pub instance_dir: Option<PathBuf>,
-    /// The `.env` file to read in development and testing; `None` reads none. The binary passes `.env`.
-    pub dotenv_file: Option<PathBuf>,
-    /// The real environment variables (secret file names, the secrets folder, and layer 6).
-    pub vars: Vars,
-    /// `--set` assignments and test overrides (layer 7), applied in order.
-    pub overrides: Vec<Override>,
-    /// Checks `telemetry.log_level` with the log subscriber's own parser, returning what is wrong and how
-    /// to fix it. This crate knows nothing of the subscriber, so the binary passes
-    /// `keel_ext_telemetry::check_log_filter`; `None` leaves the filter unchecked.
-    pub log_filter_check: Option<LogFilterCheck>,
-}
-
-/// See [`LoadOptions::log_filter_check`].
-pub type LogFilterCheck = fn(&str) -> Result<(), String>;
 
 /// The outcome of a successful load: typed settings plus where each value came from.
 #[derive(Debug, Clone)]
@@ -63,100 +35,19 @@ pub struct Loaded {
 
 /// Loads, merges, deserializes and validates the settings. On failure the error lists every problem.
 pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
-    let steering = layers::steering_not_unicode(&options.vars);
-    if !steering.is_empty() {
-        return Err(Error::new(steering));
-    }
-    let (environment, environment_origin) = select_environment(options)?;
-    let instance_dir = options
-        .instance_dir
-        .clone()
-        .or_else(|| options.vars.get("APP_INSTANCE_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_INSTANCE_DIR));
-    let mut findings = Findings::default();
-
-    let dotenv = match &options.dotenv_file {
-        Some(path) if environment.is_local() => {
-            layers::dotenv_variables(path, &options.vars, &mut findings)
-        }
-        _ => Vars::default(),
-    };
-    let dotenv_origin = options
-        .dotenv_file
-        .as_deref()
-        .map(|path| format!(".env file {}", path.display()))
-        .unwrap_or_default();
-    let profile_origin = format!("profile {environment} (profiles/{environment}.toml)");
-    let built_in = layers::toml_layer(
-        DEFAULT_PROFILE,
-        "built-in defaults (profiles/default.toml)",
-        false,
-        &mut findings,
-    );
-    // Kept as read: its values stand in for bad ones, and it declares the flags and the development key.
-    let defaults = built_in.table().clone();
-    let mut stack: Vec<Layer> = vec![
-        built_in,
-        layers::toml_layer(
-            profile_text(environment),
-            &profile_origin,
-            false,
-            &mut findings,
-        ),
-        layers::instance_file_layer(&instance_dir, &mut findings),
-        layers::variables_layer(
-            &dotenv,
-            |name| format!("{dotenv_origin}, variable {name}"),
-            &mut findings,
-        ),
-        layers::secret_files_layer(&options.vars, &dotenv, &mut findings),
-        layers::variables_layer(
-            &options.vars,
-            |name| format!("environment variable {name}"),
-            &mut findings,
-        ),
-        layers::overrides_layer(&options.overrides),
-    ];
-    // Defaults derived from the name rank just above the built-in profile, so every layer that sets a
-    // value wins over them; the name is the one the layers above give.
-    let name = stack
-        .iter()
-        .rev()
-        .find_map(|layer| layer.string_at("app.name"))
-        .unwrap_or_default();
-    stack.insert(1, derived_defaults(environment, &instance_dir, &name));
-    // The environment picks the profile before any layer is read, so a layer cannot change it afterwards;
-    // saying so beats ignoring the attempt.
-    for origin in stack.iter().filter_map(|layer| layer.origin_of("app.env")) {
-        findings.problems.push(Problem::at_key(
-            "app.env",
-            origin,
-            "cannot be set as a setting: choose the environment with --env or APP_ENV",
-        ));
-    }
-    stack.push(Layer::single(
-        "app.env",
-        ValueKind::String(environment.to_string()),
-        environment_origin,
-    ));
-    let Findings {
-        mut problems,
-        mut warnings,
-    } = findings;
-
-    let merged = stack
-        .into_iter()
-        .fold(Config::builder(), |builder, layer| {
-            builder.add_source(layer)
-        })
-        .build()
-        .map_err(|error| {
-            Error::single(Problem::at_input("the merged settings", error.to_string()))
-        })?;
-    let tree = config::Source::collect(&merged).map_err(|error| {
-        Error::single(Problem::at_input("the merged settings", error.to_string()))
-    })?;
-    let provenance = Provenance::from_tree(&tree);
+    let merged = merge(options)?;
+    let Merged {
+        tree,
+        defaults,
+        provenance,
+        environment,
+        instance_dir,
+        stores,
+        findings: Findings {
+            mut problems,
+            mut warnings,
+        },
+    } = merged;
 
     let sections = settings::sections();
     for (name, _) in tree
@@ -173,15 +64,16 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         ));
     }
     problems.extend(undeclared_flags(&tree, &defaults, &provenance));
+    let context = Context {
+        environment,
+        development_secret_key: text_at(&defaults, "security", "secret_key"),
+    };
     // One section at a time, so that a mistake in one section does not hide those in the others.
     let mut read = Sections {
         tree: &tree,
         defaults: &defaults,
         provenance: &provenance,
-        context: Context {
-            environment,
-            development_secret_key: text_at(&defaults, "security", "secret_key"),
-        },
+        context,
         problems: &mut problems,
     };
     let sections = (
@@ -195,6 +87,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
         read.section("features"),
         read.section("flag_sync"),
         read.section("notes"),
+        read.section::<SecretsSettings>("secrets"),
     );
     if let (Some(telemetry), Some(check)) = (&sections.6, options.log_filter_check)
         && let Err(message) = check(&telemetry.log_level)
@@ -203,6 +96,12 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
             .source_of("telemetry.log_level")
             .unwrap_or("unknown");
         problems.push(Problem::at_key("telemetry.log_level", origin, message));
+    }
+    if let Some(secrets) = &sections.9 {
+        let mut required = Findings::default();
+        stores::missing_required(secrets, &stores, &context, &mut required);
+        problems.extend(required.problems);
+        warnings.extend(required.warnings);
     }
     let settings = match sections {
         (
@@ -216,6 +115,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
             Some(features),
             Some(flag_sync),
             Some(notes),
+            Some(secrets),
         ) => Some(Settings {
             app,
             server,
@@ -227,6 +127,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
             features,
             flag_sync,
             notes,
+            secrets,
         }),
         _ => None,
     };
@@ -241,6 +142,44 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
                 warnings,
             })
         }
+        _ => Err(Error::new(problems)),
+    }
+}
+
+/// The first of the two loading phases: the sections the binary needs before it can read the secret
+/// stores (`[app]`, `[secrets]`) and the one `keel healthcheck` needs (`[server]`), from every layer
+/// but the stores. Other sections are not read, so settings that a store is still to give (a production
+/// secret key) do not stop it; [`load`] reads everything afterwards.
+pub fn preload(options: &LoadOptions) -> Result<Preloaded, Error> {
+    let Merged {
+        tree,
+        defaults,
+        provenance,
+        environment,
+        findings: Findings { mut problems, .. },
+        ..
+    } = merge(options)?;
+    let mut read = Sections {
+        tree: &tree,
+        defaults: &defaults,
+        provenance: &provenance,
+        context: Context {
+            environment,
+            development_secret_key: text_at(&defaults, "security", "secret_key"),
+        },
+        problems: &mut problems,
+    };
+    let sections = (
+        read.section("app"),
+        read.section("server"),
+        read.section("secrets"),
+    );
+    match sections {
+        (Some(app), Some(server), Some(secrets)) if problems.is_empty() => Ok(Preloaded {
+            app,
+            server,
+            secrets,
+        }),
         _ => Err(Error::new(problems)),
     }
 }
@@ -335,45 +274,4 @@ fn text_at<'a>(
         ValueKind::String(text) => Some(text),
         _ => None,
     }
-}
-
-fn select_environment(options: &LoadOptions) -> Result<(Environment, String), Error> {
-    let (name, origin) = match (&options.environment, options.vars.get("APP_ENV")) {
-        (Some(name), _) => (name.as_str(), "--env"),
-        (None, Some(name)) => (name, "environment variable APP_ENV"),
-        (None, None) => return Ok((Environment::Development, "default environment".to_owned())),
-    };
-    name.parse()
-        .map(|environment| (environment, origin.to_owned()))
-        .map_err(|unknown: crate::environment::UnknownEnvironment| {
-            Error::single(Problem::at_input(origin, unknown.to_string()))
-        })
-}
-
-fn profile_text(environment: Environment) -> &'static str {
-    match environment {
-        Environment::Development => DEVELOPMENT_PROFILE,
-        Environment::Testing => TESTING_PROFILE,
-        Environment::Staging => STAGING_PROFILE,
-        Environment::Production => PRODUCTION_PROFILE,
-    }
-}
-
-/// Defaults that depend on the environment, the instance folder and the app's name, so no file can spell
-/// them out: the SQLite file `<instance>/<name>-<environment>.sqlite3` and the Redis channel
-/// `<name>:flags` (the name as [`crate::name_token`] writes it).
-fn derived_defaults(environment: Environment, instance_dir: &Path, name: &str) -> Layer {
-    let token = crate::settings::name_token(name);
-    let database_file = instance_dir.join(format!("{token}-{environment}.sqlite3"));
-    let mut layer = Layer::single(
-        "database.url",
-        ValueKind::String(format!("sqlite://{}?mode=rwc", database_file.display())),
-        "built-in default (SQLite file in the instance folder)".to_owned(),
-    );
-    layer.set(
-        "flag_sync.redis_channel",
-        ValueKind::String(format!("{token}:flags")),
-        "built-in default (app.name:flags)".to_owned(),
-    );
-    layer
 }

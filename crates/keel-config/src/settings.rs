@@ -15,6 +15,7 @@ use crate::fields;
 use crate::grammar::parse_network;
 use crate::kinds::Choice;
 use crate::secret::{ConnectionUrl, Secret};
+use crate::store_settings::SecretsSettings;
 
 /// Every setting keel reads. Unknown keys in any layer are an error (see `docs/configuration.md`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,6 +31,7 @@ pub struct Settings {
     pub features: FeatureSettings,
     pub flag_sync: FlagSyncSettings,
     pub notes: NotesSettings,
+    pub secrets: SecretsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -333,6 +335,9 @@ pub(crate) fn is_secret(key: &str) -> bool {
             | "database.password"
             | "redis.url"
             | "telemetry.otlp_endpoint"
+            | "secrets.vault.role_id"
+            | "secrets.vault.secret_id"
+            | "secrets.vault.token"
     )
 }
 

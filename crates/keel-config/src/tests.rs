@@ -68,6 +68,7 @@ impl Sandbox {
             vars,
             overrides: self.overrides.clone(),
             log_filter_check: None,
+            store_entries: Vec::new(),
         }
     }
 
@@ -365,7 +366,7 @@ fn every_problem_is_reported_in_one_error() {
     assert_eq!(
         sandbox.error(),
         [
-            "nonsense (set by override nonsense.key): is not a section keel knows: the sections are app, server, security, database, redis, static_files, telemetry, features, flag_sync, notes",
+            "nonsense (set by override nonsense.key): is not a section keel knows: the sections are app, server, security, database, redis, static_files, telemetry, features, flag_sync, notes, secrets",
             // Two problems in one section are both reported.
             "server.port (set by instance file <sandbox>/instance/config.toml line 2): must be a whole number from 0 to 65535, not \"eighty\"",
             "server.request_timeout_secs (set by environment variable APP_SERVER__REQUEST_TIMEOUT_SECS): must be a whole number of seconds from 1 to 3600, not 0",

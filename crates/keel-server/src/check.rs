@@ -1,6 +1,7 @@
 //! `keel check`: is this configuration good to run? The settings were already validated when they loaded
-//! (a problem there exits with the configuration code before this runs); here keel also reaches every
-//! service the settings point at — the database, Redis, the OTLP endpoint — signing in with the
+//! (a problem there exits with the configuration code before this runs); here keel also reports each
+//! secret store (read while loading) and reaches every service the settings point at — the database,
+//! Redis, the OTLP endpoint — signing in with the
 //! configured credentials as `serve` would, and reports each check on its own line.
 
 use keel_config::Loaded;
@@ -12,7 +13,10 @@ pub(crate) struct Report {
     pub(crate) failed: usize,
 }
 
-pub(crate) async fn check(loaded: &Loaded) -> Report {
+pub(crate) async fn check(
+    loaded: &Loaded,
+    store_reports: &[keel_ext_secrets::StoreReport],
+) -> Report {
     let settings = &loaded.settings;
     let mut report = Report {
         text: String::new(),
@@ -26,6 +30,12 @@ pub(crate) async fn check(loaded: &Loaded) -> Report {
     ));
     for warning in &loaded.warnings {
         report.line(format!("  warning: {warning}"));
+    }
+    for line in crate::stores::report_lines(store_reports) {
+        match line {
+            Ok(line) => report.pass(line),
+            Err(line) => report.fail(line),
+        }
     }
     match listen_address(&settings.server).await {
         Ok(line) => report.pass(line),

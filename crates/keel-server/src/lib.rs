@@ -19,6 +19,7 @@ mod migrate;
 mod secrets;
 mod serve;
 mod show_config;
+mod stores;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -128,11 +129,23 @@ where
         .iter()
         .find_map(|name| vars.get(name).map(str::to_owned))
         .unwrap_or_else(|| "unknown".to_owned());
-    let loaded = match load_settings(&cli, vars) {
-        Ok(loaded) => loaded,
+    let options = match load_options(&cli, vars) {
+        Ok(options) => options,
         Err(error) => return exit_code(Err(Failure::from(error)), err),
     };
     let command = cli.command.unwrap_or_default();
+    // The container's health probe needs only [server]: it must not read the secret stores, nor fail
+    // on settings that only they would give.
+    if let Command::Healthcheck { timeout_secs } = command {
+        let probed = keel_config::preload(&options)
+            .map_err(Failure::from)
+            .and_then(|preloaded| healthcheck(&preloaded.server, timeout_secs, out));
+        return exit_code(probed, err);
+    }
+    let (loaded, store_reports) = match stores::load(options, matches!(command, Command::Check)) {
+        Ok(loaded) => loaded,
+        Err(failure) => return exit_code(Err(failure), err),
+    };
     // The loader's warnings (an ignored `APP_SERVER_PORT`, …) reach the operator whatever the command:
     // through the log where one is installed, in the report of `check`, on standard error otherwise.
     let logs_warnings = embedding.owns_process && command.installs_telemetry();
@@ -141,7 +154,23 @@ where
             let _ = writeln!(err, "keel: warning: {warning}");
         }
     }
-    exit_code(execute(command, loaded, out, embedding, &user), err)
+    let run = Run {
+        loaded,
+        store_reports,
+        embedding,
+        user: &user,
+    };
+    exit_code(execute(command, run, out), err)
+}
+
+/// What a command runs with, besides its arguments.
+struct Run<'a> {
+    loaded: Loaded,
+    /// What reading each secret store came to, for `keel check`.
+    store_reports: Vec<keel_ext_secrets::StoreReport>,
+    embedding: Embedding,
+    /// Who runs the command, for the audit trail of `keel flags set`.
+    user: &'a str,
 }
 
 /// The exit code of a command's outcome, telling the operator why when it failed.
@@ -155,13 +184,13 @@ fn exit_code(outcome: Result<(), Failure>, err: &mut dyn Write) -> u8 {
     }
 }
 
-fn load_settings(cli: &Cli, vars: Vars) -> Result<Loaded, keel_config::Error> {
+fn load_options(cli: &Cli, vars: Vars) -> Result<LoadOptions, keel_config::Error> {
     let overrides = cli
         .set
         .iter()
         .map(|assignment| Override::parse_assignment(assignment))
         .collect::<Result<Vec<_>, _>>()?;
-    keel_config::load(&LoadOptions {
+    Ok(LoadOptions {
         environment: cli.env.clone(),
         instance_dir: cli.instance_dir.clone(),
         // Read from the working directory, like every dotenv tool; the loader ignores it outside
@@ -170,16 +199,31 @@ fn load_settings(cli: &Cli, vars: Vars) -> Result<Loaded, keel_config::Error> {
         vars,
         overrides,
         log_filter_check: Some(keel_ext_telemetry::check_log_filter),
+        // Filled by `stores::load` once the first phase has said which stores to read.
+        store_entries: Vec::new(),
     })
 }
 
-fn execute(
-    command: Command,
-    loaded: Loaded,
+/// `keel healthcheck`: probes the local health endpoint.
+fn healthcheck(
+    server: &keel_config::ServerSettings,
+    timeout_secs: u64,
     out: &mut dyn Write,
-    embedding: Embedding,
-    user: &str,
 ) -> Result<(), Failure> {
+    let timeout = std::time::Duration::from_secs(timeout_secs);
+    match runtime()?.block_on(healthcheck::probe(server, timeout)) {
+        Ok(line) => write_output(out, &format!("{line}\n")),
+        Err(reason) => Err(Failure::failed(format!("unhealthy: {reason}"))),
+    }
+}
+
+fn execute(command: Command, run: Run<'_>, out: &mut dyn Write) -> Result<(), Failure> {
+    let Run {
+        loaded,
+        store_reports,
+        embedding,
+        user,
+    } = run;
     match command {
         Command::Serve => {
             // Before the runtime starts its threads: taking the socket edits this process's environment.
@@ -198,7 +242,7 @@ fn execute(
             runtime.block_on(serving)
         }
         Command::Check => {
-            let report = runtime()?.block_on(check::check(&loaded));
+            let report = runtime()?.block_on(check::check(&loaded, &store_reports));
             write_output(out, &report.text)?;
             match report.failed {
                 0 => Ok(()),
@@ -238,13 +282,8 @@ fn execute(
             }
             write_output(out, &report?)
         }
-        Command::Healthcheck { timeout_secs } => {
-            let timeout = std::time::Duration::from_secs(timeout_secs);
-            match runtime()?.block_on(healthcheck::probe(&loaded.settings.server, timeout)) {
-                Ok(line) => write_output(out, &format!("{line}\n")),
-                Err(reason) => Err(Failure::failed(format!("unhealthy: {reason}"))),
-            }
-        }
+        // Handled before the settings load, on [server] alone.
+        Command::Healthcheck { .. } => Ok(()),
         // Handled before the settings load.
         Command::Secrets(SecretsCommand::Init { .. }) => Ok(()),
         Command::Hello { name } => {
@@ -271,7 +310,7 @@ fn telemetry_for(
     install_telemetry(loaded).map(Some)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Runtime::new()
         .map_err(|error| Failure::failed(format!("cannot start the async runtime: {error}")))
 }

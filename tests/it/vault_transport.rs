@@ -1,0 +1,70 @@
+//! How keel reaches Vault: HTTPS verified against the public roots (an OpenBao dev server with a CA of its
+//! own is refused, which shows the rustls/ring path runs), and a server that never answers given up after
+//! `secrets.timeout_secs` (tried twice) or `secrets.startup_timeout_secs`.
+//!
+//! The TLS test runs when `TEST_BAO` names the `bao` binary; the time limits need no Vault and always run.
+
+use crate::bao::{self, Bao};
+use crate::helpers::run_keel;
+use keel_server::EXIT_CONFIG;
+
+#[test]
+fn an_https_address_is_verified_and_a_certificate_from_an_unknown_ca_refused() {
+    let Some(binary) = bao::binary() else {
+        return;
+    };
+    let bao = Bao::start_tls(&binary);
+    let vars = [
+        ("VAULT_ADDR", bao.addr.as_str()),
+        ("VAULT_TOKEN", "a-token-for-a-server-keel-must-not-trust"),
+    ];
+    let outcome = run_keel(&["--env", "production", "show-config"], &vars, None);
+    assert_eq!(outcome.code, EXIT_CONFIG, "{}", outcome.stderr);
+    let expected = format!(
+        "keel: configuration error: secret store vault (secret/keel/production at {}): cannot reach the server (TLS: invalid peer certificate: UnknownIssuer)",
+        bao.addr
+    );
+    assert!(outcome.stderr.starts_with(&expected), "{}", outcome.stderr);
+}
+
+#[test]
+fn a_server_that_never_answers_is_given_up_after_the_timeout_and_the_startup_deadline() {
+    // Needs no Vault: a listener that never reads or answers (the kernel completes the connection).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", silent.local_addr().unwrap());
+    let location = format!("secret store vault (secret/keel/production at {addr})");
+    let vars = [("VAULT_ADDR", addr.as_str()), ("VAULT_TOKEN", "a-token")];
+    // (timeout, start-up deadline, the cause)
+    let cases = [
+        (
+            "1",
+            "5",
+            "no answer within 1 s (secrets.timeout_secs), twice: check the address, or raise the timeout",
+        ),
+        (
+            "2",
+            "1",
+            "reading took longer than 1 s (secrets.startup_timeout_secs): check the server, or raise it",
+        ),
+    ];
+    for (timeout, deadline, cause) in cases {
+        let outcome = run_keel(
+            &[
+                "--env",
+                "production",
+                "--set",
+                &format!("secrets.timeout_secs={timeout}"),
+                "--set",
+                &format!("secrets.startup_timeout_secs={deadline}"),
+                "show-config",
+            ],
+            &vars,
+            None,
+        );
+        assert_eq!(outcome.code, EXIT_CONFIG, "{}", outcome.stderr);
+        assert_eq!(
+            outcome.stderr,
+            format!("keel: configuration error: {location}: {cause}\n")
+        );
+    }
+}
