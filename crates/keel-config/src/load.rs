@@ -97,7 +97,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, Error> {
             .unwrap_or("unknown");
         problems.push(Problem::at_key("telemetry.log_level", origin, message));
     }
-    if let Some(secrets) = &sections.9 {
+    if let Some(secrets) = &sections.10 {
         let mut required = Findings::default();
         stores::missing_required(secrets, &stores, &context, &mut required);
         problems.extend(required.problems);
