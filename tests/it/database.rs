@@ -169,8 +169,7 @@ fn migrate_down_in_staging_and_production_names_what_it_would_revert_and_needs_f
 
 #[test]
 fn every_environment_refuses_to_serve_while_migrations_are_pending() {
-    // Development too: with auto_migrate turned off there, the first query on a new table would fail with
-    // "no such table" long after start-up.
+    // Development too: there the first query on a new table would fail later with "no such table".
     for environment in ["staging", "development"] {
         let database = TestDatabase::create_blocking(Backend::Sqlite);
         let vars = [
@@ -180,12 +179,10 @@ fn every_environment_refuses_to_serve_while_migrations_are_pending() {
         ];
         let (code, _, stderr) = keel(&["--env", environment, "serve"], &vars);
         assert_eq!(code, EXIT_CONFIG, "{environment}: {stderr}");
-        assert_eq!(
-            failure_of(&stderr),
-            format!(
-                "keel: cannot start the app: 3 migration(s) are pending (m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit, m20261202_000001_create_notes): run `keel migrate up`, then start again ({environment} applies migrations only with database.auto_migrate)\n"
-            )
+        let expected = format!(
+            "keel: cannot start the app: 3 migration(s) are pending (m20261123_000001_create_feature_flags, m20261123_000002_create_flag_audit, m20261202_000001_create_notes): run `keel migrate up`, then start again ({environment} applies migrations only with database.auto_migrate)\n"
         );
+        assert_eq!(failure_of(&stderr), expected);
     }
 }
 
