@@ -21,6 +21,7 @@ mod helpers;
 mod justfile;
 mod limits;
 mod live_reload;
+mod metrics;
 mod process;
 #[cfg(unix)]
 mod raw_process;

@@ -97,6 +97,12 @@ pub struct ServerSettings {
     /// A request from any other peer is logged with the peer's own address, so a client cannot pick the
     /// address it is logged under. Empty (the default) trusts no one.
     pub trusted_proxies: Vec<String>,
+    /// The interface of the metrics listener (`GET /metrics`). Loopback by default, so only a scraper on
+    /// the same machine (or pod) reaches it; `0.0.0.0` lets a Prometheus elsewhere scrape it.
+    pub metrics_host: String,
+    /// The port of the separate metrics listener. Unset (the default): no metrics listener. `0` asks the
+    /// operating system for a free port; the start-up log line says which one it got.
+    pub metrics_port: Option<u16>,
 }
 
 impl ServerSettings {

@@ -18,21 +18,28 @@ use tracing::subscriber::Interest;
 use crate::Error;
 
 /// How long one export (a batch, retries included) may take.
-const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the same exporter diagnostic may reach the logs.
 pub(crate) const EXPORTER_EVENT_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The tracer provider for `settings`: always with a resource and a sampler (so requests get trace ids),
-/// and with a batch OTLP exporter (HTTP/protobuf or gRPC) when `telemetry.otlp_endpoint` is set.
-pub(crate) fn provider(settings: &Settings) -> Result<SdkTracerProvider, Error> {
-    let resource = Resource::builder()
+/// What traces and metrics say about the process that sent them.
+pub(crate) fn resource(settings: &Settings) -> Resource {
+    Resource::builder()
         .with_service_name(settings.app.name.clone())
         .with_attributes([
             KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
             KeyValue::new("deployment.environment.name", settings.app.env.to_string()),
         ])
-        .build();
+        .build()
+}
+
+/// The tracer provider for `settings`: always with a resource and a sampler (so requests get trace ids),
+/// and with a batch OTLP exporter (HTTP/protobuf or gRPC) when `telemetry.otlp_endpoint` is set.
+pub(crate) fn provider(
+    settings: &Settings,
+    resource: Resource,
+) -> Result<SdkTracerProvider, Error> {
     let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
         settings.telemetry.sample_ratio,
     )));
@@ -96,18 +103,25 @@ fn http_exporter(endpoint: &ConnectionUrl) -> Result<opentelemetry_otlp::SpanExp
 
 /// The traces URL for a collector's base URL: `<base>/v1/traces`, unless it already ends so.
 pub(crate) fn traces_url(endpoint: &str) -> String {
+    signal_url(endpoint, "traces")
+}
+
+/// The URL of one signal (`traces`, `metrics`) for a collector's base URL: `<base>/v1/<signal>`, unless
+/// it already ends so.
+pub(crate) fn signal_url(endpoint: &str, signal: &str) -> String {
     let base = endpoint.trim_end_matches('/');
-    if base.ends_with("/v1/traces") {
+    let path = format!("/v1/{signal}");
+    if base.ends_with(&path) {
         base.to_owned()
     } else {
-        format!("{base}/v1/traces")
+        format!("{base}{path}")
     }
 }
 
 /// A blocking HTTP client owns a runtime of its own, which must not be created on a runtime thread, so it
 /// is built on a short-lived one. Its timeout is set here because the exporter's does not apply to a
 /// client passed in.
-fn blocking_client() -> Result<reqwest::blocking::Client, String> {
+pub(crate) fn blocking_client() -> Result<reqwest::blocking::Client, String> {
     std::thread::spawn(|| {
         reqwest::blocking::Client::builder()
             .timeout(EXPORT_TIMEOUT)

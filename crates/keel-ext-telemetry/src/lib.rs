@@ -1,5 +1,6 @@
 //! The telemetry extension: the tracing subscriber keel logs through (pretty or JSON), OpenTelemetry
-//! traces exported over OTLP/HTTP, and the request span that ties logs and traces together.
+//! traces exported over OTLP, the request span that ties logs and traces together, and the metrics
+//! (instruments, a Prometheus text rendering for `/metrics`, OTLP export).
 //!
 //! This crate builds the subscriber but never installs it: only the binary (`keel-server`) sets the
 //! global default, so tests and other embedders stay in control. It knows nothing about routes or
@@ -7,13 +8,18 @@
 
 mod export;
 mod filter;
+mod instruments;
+mod metrics;
 mod probe;
+mod process;
+mod prometheus;
 mod request;
 
 use std::time::Duration;
 
 use keel_config::{LogFormat, Settings};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Level;
 use tracing::Subscriber;
@@ -23,7 +29,13 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 pub use crate::filter::check_log_filter;
+pub use crate::instruments::{
+    ActiveRequest, FlagSyncState, HttpMetrics, PoolUsage, UNMATCHED_ROUTE, observe_flags,
+    observe_pool,
+};
+pub use crate::metrics::MetricsScrape;
 pub use crate::probe::probe_endpoint;
+pub use crate::prometheus::CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE;
 pub use crate::request::{record_client_address, record_status, request_span, trace_id_of};
 
 /// The subscriber or the exporter cannot be built from the settings.
@@ -39,21 +51,41 @@ pub enum Error {
     Unreachable { endpoint: String, reason: String },
     #[error("the OTLP endpoint {endpoint} answers, but {reason}")]
     Refused { endpoint: String, reason: String },
+    #[error("cannot collect the metrics: {0}")]
+    Metrics(String),
 }
 
 /// The running telemetry: owns the tracer provider, whose batch processor exports spans off the request
-/// path. Call [`Telemetry::shutdown`] before exiting so spans still queued are sent.
+/// path, and the meter provider. Call [`Telemetry::shutdown`] before exiting so spans still queued and
+/// the last metrics are sent.
 #[derive(Debug)]
 pub struct Telemetry {
     provider: SdkTracerProvider,
+    meter_provider: SdkMeterProvider,
+    scrape: MetricsScrape,
 }
 
 impl Telemetry {
-    /// Flushes queued spans and stops the exporter, waiting at most `timeout`. This blocks the calling
-    /// thread; from async code run it with `spawn_blocking`.
+    /// What `/metrics` renders.
+    pub fn scrape(&self) -> MetricsScrape {
+        self.scrape.clone()
+    }
+
+    /// Makes this meter provider the process's global one, where [`HttpMetrics::new`],
+    /// [`observe_pool`] and [`observe_flags`] register. Only the binary calls it, before building the
+    /// app.
+    pub fn install_global_meter_provider(&self) {
+        opentelemetry::global::set_meter_provider(self.meter_provider.clone());
+    }
+
+    /// Flushes queued spans and the last metrics and stops the exporters, waiting at most `timeout`
+    /// for each. This blocks the calling thread; from async code run it with `spawn_blocking`.
     pub fn shutdown(self, timeout: Duration) {
         if let Err(error) = self.provider.shutdown_with_timeout(timeout) {
             tracing::warn!(%error, "telemetry shutdown did not complete; some spans may be lost");
+        }
+        if let Err(error) = self.meter_provider.shutdown_with_timeout(timeout) {
+            tracing::warn!(%error, "metrics shutdown did not complete; the last export may be lost");
         }
     }
 }
@@ -78,7 +110,9 @@ where
             filter: telemetry.log_level.clone(),
             reason: error.to_string(),
         })?;
-    let provider = export::provider(settings)?;
+    let resource = export::resource(settings);
+    let provider = export::provider(settings, resource.clone())?;
+    let (meter_provider, scrape) = metrics::provider(settings, resource)?;
     // Every request gets a trace id, exported or not, so logs can be correlated either way. The log
     // filter applies to the log output only: with `warn` logs, request spans (info) still exist, so
     // traces, `X-Trace-ID` and the ids in warning lines do not depend on how verbose the logs are.
@@ -116,7 +150,25 @@ where
             ),
         ),
     };
-    Ok((subscriber, Telemetry { provider }))
+    Ok((
+        subscriber,
+        Telemetry {
+            provider,
+            meter_provider,
+            scrape,
+        },
+    ))
+}
+
+/// Tests in this crate that build a subscriber or a provider run one at a time. tracing's callsite
+/// registry and dispatcher list are process-wide: a provider dropped on one thread logs (registering a
+/// callsite) while another thread installs a scoped subscriber, and the two can deadlock (tracing issue
+/// #3269). Holding this lock for the whole test, shutdown included, keeps them apart.
+#[cfg(test)]
+pub(crate) fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -176,6 +228,7 @@ mod tests {
 
     #[test]
     fn json_lines_inside_a_request_carry_its_request_trace_and_span_ids() {
+        let _alone = one_at_a_time();
         let captured = Captured::default();
         let (subscriber, telemetry) =
             init_with_writer(&settings("json", "info"), captured.clone()).unwrap();
@@ -217,6 +270,7 @@ mod tests {
 
     #[test]
     fn a_quiet_log_level_still_traces_requests_and_puts_the_ids_on_warnings() {
+        let _alone = one_at_a_time();
         let captured = Captured::default();
         let (subscriber, telemetry) =
             init_with_writer(&settings("json", "warn"), captured.clone()).unwrap();
@@ -236,6 +290,7 @@ mod tests {
 
     #[test]
     fn without_a_traceparent_a_request_starts_a_new_trace() {
+        let _alone = one_at_a_time();
         let (subscriber, telemetry) =
             init_with_writer(&settings("pretty", "info"), std::io::sink).unwrap();
         let trace_id = tracing::subscriber::with_default(subscriber, || {
@@ -250,6 +305,7 @@ mod tests {
 
     #[test]
     fn an_invalid_filter_is_a_clear_error() {
+        let _alone = one_at_a_time();
         // keel-config rejects most bad filters first; this is the last line of defence.
         let mut settings = settings("pretty", "info");
         settings.telemetry.log_level = "info,[unclosed=debug".to_owned();

@@ -15,6 +15,7 @@ mod failure;
 mod flags;
 mod healthcheck;
 mod listener;
+mod metrics_listener;
 mod migrate;
 mod secrets;
 mod serve;
@@ -288,6 +289,8 @@ fn install_telemetry(loaded: &Loaded) -> Result<keel_ext_telemetry::Telemetry, F
         keel_ext_telemetry::init(&loaded.settings).map_err(Failure::config)?;
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|error| Failure::failed(format!("cannot install the log subscriber: {error}")))?;
+    // Before the app is built: its instruments and gauges register on the global meter provider.
+    telemetry.install_global_meter_provider();
     // Panics go through the subscriber too (with the request's span, so its request id), instead of the
     // default hook's plain text, which would break a JSON log stream. A panic in a handler becomes a 500
     // in the app factory; this is the one place it is logged.
