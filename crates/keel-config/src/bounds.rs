@@ -19,7 +19,7 @@ const DAY: u64 = 24 * HOUR;
 
 /// Every whole-number setting. A setting missing here would be unbounded, so a unit test checks that
 /// each whole number in `profiles/default.toml` has its entry.
-pub(crate) const BOUNDS: [Bound; 15] = [
+pub(crate) const BOUNDS: [Bound; 16] = [
     Bound::new("server.port", 0, 65535, None),
     Bound::new("server.metrics_port", 0, 65535, None),
     // A body is held in memory while a handler reads it; beyond a gigabyte, stream it instead.
@@ -42,6 +42,13 @@ pub(crate) const BOUNDS: [Bound; 15] = [
     // Browsers and caches treat more than a year as a year.
     Bound::new("static_files.max_age_secs", 0, 365 * DAY, Some("seconds")),
     Bound::new("flag_sync.resync_interval_secs", 1, DAY, Some("seconds")),
+    // Ten minutes: an export that takes longer holds the batch queue hostage.
+    Bound::new(
+        "telemetry.otlp_timeout_ms",
+        1,
+        600_000,
+        Some("milliseconds"),
+    ),
 ];
 
 impl Bound {

@@ -13,7 +13,7 @@ use crate::vars::{Override, Vars};
 
 /// Conventional variable names that platforms and tools set, and the key each one feeds. A keel variable
 /// (`APP_…`) for the same key wins over these.
-pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 9] = [
+pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 17] = [
     ("DATABASE_URL", "database.url"),
     ("DATABASE_PASSWORD", "database.password"),
     ("REDIS_URL", "redis.url"),
@@ -23,6 +23,20 @@ pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 9] = [
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "telemetry.otlp_endpoint"),
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "telemetry.otlp_protocol"),
     ("OTEL_TRACES_SAMPLER_ARG", "telemetry.sample_ratio"),
+    ("OTEL_TRACES_SAMPLER", "telemetry.traces_sampler"),
+    ("OTEL_SERVICE_NAME", "telemetry.service_name"),
+    ("OTEL_RESOURCE_ATTRIBUTES", "telemetry.resource_attributes"),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "telemetry.otlp_traces_endpoint",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        "telemetry.otlp_metrics_endpoint",
+    ),
+    ("OTEL_EXPORTER_OTLP_HEADERS", "telemetry.otlp_headers"),
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", "telemetry.otlp_timeout_ms"),
+    ("OTEL_SDK_DISABLED", "telemetry.sdk_disabled"),
 ];
 
 /// Variables that steer the loader itself rather than set a key.

@@ -28,7 +28,7 @@ pub use crate::secret::{ConnectionUrl, Fingerprints, Secret};
 pub use crate::settings::{
     AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, LogFormat, OtlpProtocol,
     RedisSettings, STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings, Settings,
-    StaticFilesSettings, TelemetrySettings, UrlScheme,
+    StaticFilesSettings, TelemetrySettings, TracesSampler, UrlScheme,
 };
 pub use crate::vars::{Override, Vars};
 pub use crate::view::{COMMON_KEYS, Entry, entries_to_json};

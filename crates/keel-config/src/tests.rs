@@ -1,5 +1,7 @@
 //! Loader behaviour, as data: which layer wins, what each bad input says, and that secrets stay hidden.
 
+mod otel;
+
 use std::path::PathBuf;
 
 use crate::{Environment, Error, LoadOptions, Loaded, Override, Vars, load};

@@ -5,9 +5,11 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use keel_config::{ConnectionUrl, OtlpProtocol, Settings};
+use keel_config::{OtlpProtocol, Settings};
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_otlp::{
+    Protocol, WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _,
+};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
@@ -19,7 +21,7 @@ use opentelemetry_sdk::metrics::{
 use opentelemetry_sdk::runtime::Tokio;
 
 use crate::Error;
-use crate::export::{EXPORT_TIMEOUT, blocking_client, signal_url};
+use crate::export::{Destination, blocking_client};
 
 /// Reads the current value of every instrument, for one scrape of `/metrics`. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -78,15 +80,16 @@ pub(crate) fn provider(
     let mut builder = SdkMeterProvider::builder()
         .with_resource(resource)
         .with_reader(SharedReader(Arc::clone(&reader)));
-    if let Some(endpoint) = &settings.telemetry.otlp_endpoint {
+    if let Some(endpoint) = settings.telemetry.metrics_endpoint() {
+        let destination = Destination::new(&settings.telemetry, endpoint);
         builder = match settings.telemetry.otlp_protocol {
             OtlpProtocol::HttpProtobuf => {
-                builder.with_reader(PeriodicReader::builder(http_exporter(endpoint)?).build())
+                builder.with_reader(PeriodicReader::builder(http_exporter(&destination)?).build())
             }
             // tonic needs the tokio runtime: this reader runs as a task on it (see the span processor).
             OtlpProtocol::Grpc => builder.with_reader(
                 periodic_reader_with_async_runtime::PeriodicReader::builder(
-                    grpc_exporter(endpoint)?,
+                    grpc_exporter(&destination)?,
                     Tokio,
                 )
                 .build(),
@@ -100,27 +103,35 @@ pub(crate) fn provider(
 
 /// The OTLP/HTTP protobuf metrics exporter, sending to `<endpoint>/v1/metrics` from the periodic
 /// reader's own thread with a blocking client (as spans are).
-fn http_exporter(endpoint: &ConnectionUrl) -> Result<opentelemetry_otlp::MetricExporter, Error> {
+fn http_exporter(
+    destination: &Destination<'_>,
+) -> Result<opentelemetry_otlp::MetricExporter, Error> {
+    let endpoint = destination.endpoint;
     let failed = |reason: String| Error::Exporter {
-        endpoint: signal_url(&endpoint.masked(), "metrics"),
+        endpoint: destination.http_url("metrics", true),
         reason: endpoint.redact(&reason),
     };
     opentelemetry_otlp::MetricExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(signal_url(endpoint.expose(), "metrics"))
-        .with_timeout(EXPORT_TIMEOUT)
-        .with_http_client(blocking_client().map_err(failed)?)
+        .with_endpoint(destination.http_url("metrics", false))
+        .with_timeout(destination.timeout)
+        .with_headers(destination.headers.iter().cloned().collect())
+        .with_http_client(blocking_client(destination.timeout).map_err(failed)?)
         .build()
         .map_err(|error| failed(error.to_string()))
 }
 
 /// The OTLP/gRPC metrics exporter; it must be built inside a tokio runtime.
-fn grpc_exporter(endpoint: &ConnectionUrl) -> Result<opentelemetry_otlp::MetricExporter, Error> {
+fn grpc_exporter(
+    destination: &Destination<'_>,
+) -> Result<opentelemetry_otlp::MetricExporter, Error> {
+    let endpoint = destination.endpoint;
     opentelemetry_otlp::MetricExporter::builder()
         .with_tonic()
         .with_endpoint(endpoint.expose())
-        .with_timeout(EXPORT_TIMEOUT)
+        .with_timeout(destination.timeout)
+        .with_metadata(destination.metadata()?)
         .build()
         .map_err(|error| Error::Exporter {
             endpoint: endpoint.masked(),
