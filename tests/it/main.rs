@@ -14,6 +14,7 @@ mod crate_graph;
 mod data_store;
 mod database;
 mod deploy;
+mod dev_logs;
 mod env_example;
 mod flags;
 mod hardening;

@@ -10,6 +10,7 @@ mod export;
 mod filter;
 mod instruments;
 mod metrics;
+mod pretty;
 mod probe;
 mod process;
 mod prometheus;
@@ -90,15 +91,31 @@ impl Telemetry {
     }
 }
 
-/// The subscriber for `settings`, writing to standard error, and the telemetry that feeds it.
-pub fn init(settings: &Settings) -> Result<(Box<dyn Subscriber + Send + Sync>, Telemetry), Error> {
-    init_with_writer(settings, std::io::stderr)
+/// The subscriber for `settings`, writing to standard error, and the telemetry that feeds it. `colours`:
+/// whether the pretty format may write ANSI colours (the binary says yes only on a terminal, and never
+/// with `NO_COLOR` set); JSON is never coloured.
+pub fn init(
+    settings: &Settings,
+    colours: bool,
+) -> Result<(Box<dyn Subscriber + Send + Sync>, Telemetry), Error> {
+    build(settings, std::io::stderr, colours)
 }
 
-/// [`init`], writing to `writer` (tests capture the output with it).
+/// [`init`], writing to `writer` without colours (tests capture the output with it).
 pub fn init_with_writer<W>(
     settings: &Settings,
     writer: W,
+) -> Result<(Box<dyn Subscriber + Send + Sync>, Telemetry), Error>
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    build(settings, writer, false)
+}
+
+fn build<W>(
+    settings: &Settings,
+    writer: W,
+    colours: bool,
 ) -> Result<(Box<dyn Subscriber + Send + Sync>, Telemetry), Error>
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
@@ -127,11 +144,19 @@ where
     let filter = filter.or(filter_fn(|metadata| {
         metadata.is_span() && *metadata.level() <= Level::INFO
     }));
-    let registry = tracing_subscriber::registry().with(traces);
+    // The pretty format keeps each request span's method, route and id for its access line; JSON needs
+    // nothing of the kind (it writes the span's fields), so the request path pays for it only in
+    // development. One registry type for both keeps one filter.
+    let request_fields =
+        matches!(telemetry.log_format, LogFormat::Pretty).then_some(pretty::RequestFieldsLayer);
+    let registry = tracing_subscriber::registry()
+        .with(traces)
+        .with(request_fields);
     let subscriber: Box<dyn Subscriber + Send + Sync> = match telemetry.log_format {
         LogFormat::Pretty => Box::new(
             registry.with(
                 tracing_subscriber::fmt::layer()
+                    .event_format(pretty::DevFormat { colours })
                     .with_writer(writer)
                     .with_filter(quiet_exporter)
                     .with_filter(filter),
@@ -301,6 +326,52 @@ mod tests {
         let trace_id = trace_id.unwrap();
         assert_eq!(trace_id.len(), 32);
         assert_ne!(trace_id, "00000000000000000000000000000000");
+    }
+
+    #[test]
+    fn pretty_lines_show_the_request_once_and_colours_only_when_asked() {
+        let _alone = one_at_a_time();
+        for colours in [false, true] {
+            let captured = Captured::default();
+            let (subscriber, telemetry) =
+                build(&settings("pretty", "info"), captured.clone(), colours).unwrap();
+            tracing::subscriber::with_default(subscriber, || {
+                let span = request_span(
+                    &http::Method::GET,
+                    "/notes/{id}",
+                    "0192ab3c-7d4e-7f00-8a1b-3f9a1c2e5d6f",
+                    &HeaderMap::new(),
+                );
+                let _entered = span.enter();
+                tracing::warn!(answer = 42, "computed");
+                tracing::info!(
+                    status = 200_u16,
+                    latency_ms = 0.4213,
+                    bytes = 12_u64,
+                    "request finished"
+                );
+            });
+            telemetry.shutdown(Duration::from_secs(1));
+            let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            let lines: Vec<&str> = output.lines().collect();
+            assert_eq!(lines.len(), 2, "{output}");
+            if colours {
+                assert!(output.contains("\x1b[32m200\x1b[0m"), "{output:?}");
+                continue;
+            }
+            assert!(!output.contains('\x1b'), "{output:?}");
+            // `HH:MM:SS.mmm LEVEL …`, and the request's fields only as its short id.
+            assert!(
+                lines[0]
+                    .ends_with(" WARN keel_ext_telemetry::tests: computed answer=42  req 1c2e5d6f"),
+                "{output}"
+            );
+            assert!(
+                lines[1].ends_with(" INFO GET /notes/{id} → 200 in 0.4 ms  req 1c2e5d6f"),
+                "{output}"
+            );
+            assert!(!output.contains("otel.name"), "{output}");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod serve;
 mod show_config;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 
 use clap::Parser;
 use keel_config::{LoadOptions, Loaded, Override, Vars};
@@ -285,8 +285,12 @@ fn write_output(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 
 /// Installs the global subscriber (and, through it, trace export) and reports the loader's warnings.
 fn install_telemetry(loaded: &Loaded) -> Result<keel_ext_telemetry::Telemetry, Failure> {
+    // Colours only for a person at a terminal, and never when NO_COLOR (https://no-color.org) is set: a
+    // process-wide convention read here, where the process is owned, rather than a setting.
+    let colours = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let (subscriber, telemetry) =
-        keel_ext_telemetry::init(&loaded.settings).map_err(Failure::config)?;
+        keel_ext_telemetry::init(&loaded.settings, colours).map_err(Failure::config)?;
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|error| Failure::failed(format!("cannot install the log subscriber: {error}")))?;
     // Before the app is built: its instruments and gauges register on the global meter provider.
