@@ -17,6 +17,7 @@ mod crate_graph;
 mod data_store;
 mod database;
 mod deploy;
+mod dev_logs;
 mod env_example;
 mod flags;
 mod hardening;
@@ -24,6 +25,7 @@ mod helpers;
 mod justfile;
 mod limits;
 mod live_reload;
+mod metrics;
 mod notes;
 mod process;
 #[cfg(unix)]

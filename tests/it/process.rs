@@ -97,11 +97,13 @@ impl KeelProcess {
         let line = keel
             .wait_for_log("listening on http://", Duration::from_secs(60))
             .await;
-        let message: Value = serde_json::from_str(&line).unwrap();
-        let address = message["message"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("listening on ");
+        // The address ends the message of a JSON line (at its closing quote) or is followed by the
+        // fields of a pretty one (at a space).
+        let address = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split(['"', ' ']).next())
+            .unwrap_or_else(|| panic!("no address in {line}"));
         keel.address = address.to_owned();
         keel
     }

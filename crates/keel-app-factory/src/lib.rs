@@ -5,6 +5,7 @@
 //! sockets, signals or the command line: `keel-server` binds and serves what [`create_app`] returns, and the
 //! black-box tests do the same.
 
+mod metrics;
 mod middleware;
 mod request_timeout;
 mod state;
@@ -20,6 +21,7 @@ use keel_ext_db::Db;
 use keel_ext_flags::FlagStore;
 use keel_http::ErrorReport;
 
+pub use crate::metrics::metrics_router;
 pub use crate::state::AppState;
 
 /// A built application: the router to serve and the state behind it (for shutdown and for tests).
@@ -77,6 +79,7 @@ pub async fn create_app_with(
     let flags = FlagStore::open(settings, db.clone()).await?;
     flags.spawn_sync(settings);
     warn_about_expired_flags(&flags);
+    metrics::observe_state(&db, &flags);
 
     let visitors = keel_ext_flags::visitor::VisitorContext {
         store: flags.clone(),

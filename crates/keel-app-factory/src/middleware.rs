@@ -12,20 +12,22 @@
 //!    `server.trusted_proxies`), so every log line inside has them; the trace id goes back in `X-Trace-ID`;
 //! 4. compression: gzip when the client accepts it and `server.compression` is on — outside error
 //!    rendering, so error bodies are compressed as they are finally written;
-//! 5. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`, or as an HTML error
+//! 5. metrics (`metrics.rs`): request duration, active requests and body size by method, route template
+//!    and final status — outside error rendering, so every response below is counted with its status;
+//! 6. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`, or as an HTML error
 //!    page when the client's `Accept` prefers HTML (browsers);
-//! 6. catch panic: a panicking handler becomes a 500 and the process keeps serving;
-//! 7. body size limit (413) — outside the timeout, as tower-http's types require — with axum's own
+//! 7. catch panic: a panicking handler becomes a 500 and the process keeps serving;
+//! 8. body size limit (413) — outside the timeout, as tower-http's types require — with axum's own
 //!    extractor limit set to the same `server.max_body_bytes`;
-//! 8. timeout: 504, or 408 when the handler was still waiting for the client's body
+//! 9. timeout: 504, or 408 when the handler was still waiting for the client's body
 //!    (`request_timeout.rs`);
-//! 9. CORS: only the origins in `security.cors_origins` (none by default);
-//! 10. the flag visitor (installed in `lib.rs`, where the flag store is at hand): hands each request its
+//! 10. CORS: only the origins in `security.cors_origins` (none by default);
+//! 11. the flag visitor (installed in `lib.rs`, where the flag store is at hand): hands each request its
 //!     [`keel_ext_flags::Flags`] and sets the signed visitor cookie when an answer depended on it;
-//! 11. the routes.
+//! 12. the routes.
 //!
 //! Invariant: a handler that fails returns an [`ErrorReport`] (directly or through its blueprint's error
-//! type), or marks a body written for clients with [`PublicErrorBody`]. Layer 4 re-renders any other
+//! type), or marks a body written for clients with [`PublicErrorBody`]. Layer 6 re-renders any other
 //! error response from its status alone, so nothing a handler or a library wrote into an error body can
 //! reach the client unreviewed.
 
@@ -79,6 +81,7 @@ pub(crate) struct Options {
     /// `server.trusted_proxies`: whose `X-Forwarded-For` names the client.
     trusted_proxies: Arc<[IpNet]>,
     error_pages: ErrorPages,
+    http_metrics: keel_ext_telemetry::HttpMetrics,
 }
 
 impl Options {
@@ -111,6 +114,7 @@ impl Options {
                 site,
                 assets,
             },
+            http_metrics: keel_ext_telemetry::HttpMetrics::new(),
         })
     }
 }
@@ -171,6 +175,10 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
         .layer(middleware::from_fn_with_state(
             Arc::new(options.error_pages.clone()),
             render_errors,
+        ))
+        .layer(middleware::from_fn_with_state(
+            options.http_metrics.clone(),
+            crate::metrics::record,
         ));
     // Outside error rendering, so rendered error bodies are compressed too (inside, the re-rendered body
     // would be plain while the copied headers still said gzip).

@@ -19,8 +19,9 @@ const DAY: u64 = 24 * HOUR;
 
 /// Every whole-number setting. A setting missing here would be unbounded, so a unit test checks that
 /// each whole number in `profiles/default.toml` has its entry.
-pub(crate) const BOUNDS: [Bound; 17] = [
+pub(crate) const BOUNDS: [Bound; 19] = [
     Bound::new("server.port", 0, 65535, None),
+    Bound::new("server.metrics_port", 0, 65535, None),
     // A body is held in memory while a handler reads it; beyond a gigabyte, stream it instead.
     Bound::new("server.max_body_bytes", 1, 1 << 30, Some("bytes")),
     Bound::new("server.request_timeout_secs", 1, HOUR, Some("seconds")),
@@ -45,6 +46,13 @@ pub(crate) const BOUNDS: [Bound; 17] = [
     Bound::new("notes.page_size", 1, 100, Some("notes")),
     Bound::new("secrets.timeout_secs", 1, 300, Some("seconds")),
     Bound::new("secrets.startup_timeout_secs", 1, HOUR, Some("seconds")),
+    // Ten minutes: an export that takes longer holds the batch queue hostage.
+    Bound::new(
+        "telemetry.otlp_timeout_ms",
+        1,
+        600_000,
+        Some("milliseconds"),
+    ),
 ];
 
 impl Bound {

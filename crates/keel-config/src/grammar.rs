@@ -24,6 +24,29 @@ pub(crate) fn is_host(host: &str) -> bool {
         })
 }
 
+/// `key=value` pairs separated by commas, as `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS`
+/// write them: blanks around items are ignored, values are percent-decoded. An item without `=`, with an
+/// empty key or with a value that does not decode is an `Err` carrying its position (1-based), never its
+/// text, because headers are secrets.
+pub(crate) fn key_value_pairs(text: &str) -> Vec<Result<(String, String), usize>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .enumerate()
+        .map(|(index, item)| {
+            let (key, value) = item.split_once('=').ok_or(index + 1)?;
+            let key = key.trim();
+            let value = percent_encoding::percent_decode_str(value.trim())
+                .decode_utf8()
+                .map_err(|_| index + 1)?;
+            if key.is_empty() {
+                return Err(index + 1);
+            }
+            Ok((key.to_owned(), value.into_owned()))
+        })
+        .collect()
+}
+
 /// A CORS origin is exactly `scheme://host[:port]`: browsers send it that way, and anything more (a path,
 /// a trailing slash) would never match.
 pub(crate) fn check_origin(origin: &str) -> Result<(), &'static str> {

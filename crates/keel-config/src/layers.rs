@@ -13,7 +13,7 @@ use crate::vars::{Override, Vars};
 
 /// Conventional variable names that platforms and tools set, and the key each one feeds. A keel variable
 /// (`APP_…`) for the same key wins over these.
-pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 14] = [
+pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 22] = [
     ("DATABASE_URL", "database.url"),
     ("DATABASE_PASSWORD", "database.password"),
     ("REDIS_URL", "redis.url"),
@@ -29,6 +29,20 @@ pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 14] = [
     ("VAULT_ROLE_ID", "secrets.vault.role_id"),
     ("VAULT_SECRET_ID", "secrets.vault.secret_id"),
     ("VAULT_TOKEN", "secrets.vault.token"),
+    ("OTEL_TRACES_SAMPLER", "telemetry.traces_sampler"),
+    ("OTEL_SERVICE_NAME", "telemetry.service_name"),
+    ("OTEL_RESOURCE_ATTRIBUTES", "telemetry.resource_attributes"),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "telemetry.otlp_traces_endpoint",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        "telemetry.otlp_metrics_endpoint",
+    ),
+    ("OTEL_EXPORTER_OTLP_HEADERS", "telemetry.otlp_headers"),
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", "telemetry.otlp_timeout_ms"),
+    ("OTEL_SDK_DISABLED", "telemetry.sdk_disabled"),
 ];
 
 /// Variables that steer the loader itself rather than set a key.

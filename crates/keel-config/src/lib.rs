@@ -32,7 +32,7 @@ pub use crate::secret::{ConnectionUrl, Fingerprints, Secret};
 pub use crate::settings::{
     AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, LogFormat, NotesSettings,
     OtlpProtocol, RedisSettings, STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings,
-    Settings, StaticFilesSettings, TelemetrySettings, UrlScheme,
+    Settings, StaticFilesSettings, TelemetrySettings, TracesSampler, UrlScheme,
 };
 pub use crate::store_settings::{SecretsSettings, StoreEntry, VaultSettings};
 pub use crate::stores::Preloaded;

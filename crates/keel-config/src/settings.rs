@@ -4,6 +4,8 @@
 //! Defaults live in `profiles/*.toml`, not here: a field with no value in any layer is a loading error,
 //! so there is exactly one place where each default is written.
 
+mod telemetry;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -16,6 +18,8 @@ use crate::grammar::parse_network;
 use crate::kinds::Choice;
 use crate::secret::{ConnectionUrl, Secret};
 use crate::store_settings::SecretsSettings;
+
+pub use self::telemetry::{LogFormat, OtlpProtocol, TelemetrySettings, TracesSampler};
 
 /// Every setting keel reads. Unknown keys in any layer are an error (see `docs/configuration.md`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,6 +104,12 @@ pub struct ServerSettings {
     /// A request from any other peer is logged with the peer's own address, so a client cannot pick the
     /// address it is logged under. Empty (the default) trusts no one.
     pub trusted_proxies: Vec<String>,
+    /// The interface of the metrics listener (`GET /metrics`). Loopback by default, so only a scraper on
+    /// the same machine (or pod) reaches it; `0.0.0.0` lets a Prometheus elsewhere scrape it.
+    pub metrics_host: String,
+    /// The port of the separate metrics listener. Unset (the default): no metrics listener. `0` asks the
+    /// operating system for a free port; the start-up log line says which one it got.
+    pub metrics_port: Option<u16>,
 }
 
 impl ServerSettings {
@@ -268,56 +278,6 @@ pub struct StaticFilesSettings {
     pub max_age_secs: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable, coloured when the terminal supports it.
-    Pretty,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-impl Choice for LogFormat {
-    const WHAT: &'static str = "log format";
-    const NAMES: &'static [(&'static str, LogFormat)] =
-        &[("pretty", LogFormat::Pretty), ("json", LogFormat::Json)];
-}
-
-/// The OTLP transport, named as in the OpenTelemetry environment variable specification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OtlpProtocol {
-    HttpProtobuf,
-    Grpc,
-}
-
-impl Choice for OtlpProtocol {
-    const WHAT: &'static str = "OTLP protocol";
-    const NAMES: &'static [(&'static str, OtlpProtocol)] = &[
-        ("http/protobuf", OtlpProtocol::HttpProtobuf),
-        ("grpc", OtlpProtocol::Grpc),
-    ];
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TelemetrySettings {
-    #[serde(with = "crate::kinds::choice")]
-    pub log_format: LogFormat,
-    /// A `tracing` filter such as `info,sqlx=warn`; `RUST_LOG` sets it too.
-    pub log_level: String,
-    /// The OTLP/HTTP collector's base URL (e.g. `http://collector:4318`); traces go to `<url>/v1/traces`.
-    /// Unset: no export (trace ids are still made, for log correlation). `OTEL_EXPORTER_OTLP_ENDPOINT`
-    /// sets it too.
-    /// Shown with any password masked, like the other connection URLs.
-    pub otlp_endpoint: Option<ConnectionUrl>,
-    /// How spans travel to the collector: `http/protobuf` (port 4318) or `grpc` (port 4317).
-    /// `OTEL_EXPORTER_OTLP_PROTOCOL` sets it too.
-    #[serde(with = "crate::kinds::choice")]
-    pub otlp_protocol: OtlpProtocol,
-    /// The share of new traces to sample, 0.0–1.0; requests that arrive with a sampled parent follow
-    /// their parent. `OTEL_TRACES_SAMPLER_ARG` sets it too.
-    pub sample_ratio: f64,
-}
-
 /// The sections of [`Settings`], in order: the keys its derived `Deserialize` reads. A top-level key that
 /// is not one of them is an error.
 pub(crate) fn sections() -> &'static [&'static str] {
@@ -338,6 +298,9 @@ pub(crate) fn is_secret(key: &str) -> bool {
             | "secrets.vault.role_id"
             | "secrets.vault.secret_id"
             | "secrets.vault.token"
+            | "telemetry.otlp_traces_endpoint"
+            | "telemetry.otlp_metrics_endpoint"
+            | "telemetry.otlp_headers"
     )
 }
 
@@ -370,6 +333,7 @@ mod tests {
         round_trips::<UrlScheme>();
         round_trips::<LogFormat>();
         round_trips::<OtlpProtocol>();
+        round_trips::<TracesSampler>();
         assert_eq!(
             read::<SameSite>("relaxed"),
             Err("unknown SameSite value \"relaxed\": use strict, lax or none".to_owned())

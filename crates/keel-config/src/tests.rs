@@ -1,5 +1,7 @@
 //! Loader behaviour, as data: which layer wins, what each bad input says, and that secrets stay hidden.
 
+mod otel;
+
 use std::path::PathBuf;
 
 use crate::{Environment, Error, LoadOptions, Loaded, Override, Vars, load};
@@ -655,7 +657,7 @@ fn every_bad_value_of_a_section_is_reported_even_next_to_an_unknown_key() {
             "server.compression (set by environment variable APP_SERVER__COMPRESSION): must be true or false, not \"maybe\"",
             "server.max_body_bytes (set by environment variable APP_SERVER__MAX_BODY_BYTES): must be a whole number of bytes from 1 to 1073741824, not \"xyz\"",
             "server.port (set by environment variable APP_SERVER__PORT): must be a whole number from 0 to 65535, not \"abc\"",
-            "server.prot (set by environment variable APP_SERVER__PROT): is not a setting: [server] has host, port, max_body_bytes, request_timeout_secs, header_read_timeout_secs, drain_delay_secs, graceful_shutdown_timeout_secs, compression, trusted_proxies (see docs/configuration.md)",
+            "server.prot (set by environment variable APP_SERVER__PROT): is not a setting: [server] has host, port, max_body_bytes, request_timeout_secs, header_read_timeout_secs, drain_delay_secs, graceful_shutdown_timeout_secs, compression, trusted_proxies, metrics_host, metrics_port (see docs/configuration.md)",
             "database.max_connections (set by environment variable APP_DATABASE__MAX_CONNECTIONS): must be a whole number of connections from 1 to 1000, not \"many\"",
         ]
         .join("\n")

@@ -4,13 +4,14 @@
 //! The loader validates each section that deserialized, even when another section did not, so one run
 //! reports every problem.
 
+mod telemetry;
+
 use crate::bounds;
 use crate::environment::Environment;
 use crate::grammar::{check_csp, check_origin, is_host, parse_network};
 use crate::settings::{
     AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, NotesSettings, RedisSettings,
     STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings, StaticFilesSettings,
-    TelemetrySettings,
 };
 
 /// What validation knows besides a section's own values.
@@ -54,20 +55,7 @@ impl Section for AppSettings {
 impl Section for ServerSettings {
     fn problems(&self, _context: &Context<'_>) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
-        if self.host.trim().is_empty() {
-            problems.push((
-                "server.host",
-                "must not be empty: use 127.0.0.1 or 0.0.0.0".to_owned(),
-            ));
-        } else if !is_host(&self.host) {
-            problems.push((
-                "server.host",
-                format!(
-                    "is {:?}, which is not an IP address or a host name: use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or a host name",
-                    self.host
-                ),
-            ));
-        }
+        problems.extend(host_problems("server.host", &self.host));
         for entry in &self.trusted_proxies {
             if parse_network(entry).is_none() {
                 problems.push((
@@ -77,6 +65,19 @@ impl Section for ServerSettings {
                     ),
                 ));
             }
+        }
+        problems.extend(host_problems("server.metrics_host", &self.metrics_host));
+        if let Some(metrics_port) = self.metrics_port
+            && metrics_port != 0
+            && metrics_port == self.port
+        {
+            // The public listener must never answer /metrics, and one port cannot be bound twice.
+            problems.push((
+                "server.metrics_port",
+                format!(
+                    "is {metrics_port}, the same as server.port: give the metrics listener a port of its own (e.g. 9464), or unset it"
+                ),
+            ));
         }
         problems.extend(
             [
@@ -99,6 +100,25 @@ impl Section for ServerSettings {
             .flatten(),
         );
         problems
+    }
+}
+
+/// What is wrong with `host`, the interface a listener binds (`server.host`, `server.metrics_host`).
+fn host_problems(key: &'static str, host: &str) -> Option<(&'static str, String)> {
+    if host.trim().is_empty() {
+        Some((
+            key,
+            "must not be empty: use 127.0.0.1 or 0.0.0.0".to_owned(),
+        ))
+    } else if !is_host(host) {
+        Some((
+            key,
+            format!(
+                "is {host:?}, which is not an IP address or a host name: use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or a host name"
+            ),
+        ))
+    } else {
+        None
     }
 }
 
@@ -365,35 +385,6 @@ impl Section for StaticFilesSettings {
             "static_files.max_age_secs",
             self.max_age_secs,
         ));
-        problems
-    }
-}
-
-impl Section for TelemetrySettings {
-    fn problems(&self, _context: &Context<'_>) -> Vec<(&'static str, String)> {
-        let mut problems = Vec::new();
-        if let Some(endpoint) = &self.otlp_endpoint
-            && !matches!(endpoint.scheme(), Some("http" | "https"))
-        {
-            problems.push((
-                "telemetry.otlp_endpoint",
-                format!(
-                    "{} is not an http(s) URL: write the collector's OTLP address, e.g. http://otel-collector:4318",
-                    endpoint.masked()
-                ),
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.sample_ratio) {
-            problems.push((
-                "telemetry.sample_ratio",
-                format!(
-                    "is {}: write a share between 0.0 (no new traces) and 1.0 (every trace)",
-                    self.sample_ratio
-                ),
-            ));
-        }
-        // The filter's grammar belongs to the log subscriber, which this crate does not know: the loader
-        // checks `log_level` with the parser its caller passes (`LoadOptions::log_filter_check`).
         problems
     }
 }

@@ -28,6 +28,17 @@ pub struct MigrationState {
     pub applied: bool,
 }
 
+/// The connection pool at one moment (see [`Db::pool_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections checked out by a query.
+    pub in_use: u32,
+    /// Open connections waiting for a query.
+    pub idle: u32,
+    /// The most connections the pool opens (`database.max_connections`).
+    pub max: u32,
+}
+
 /// How long a readiness ping may take before the database counts as unavailable.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -195,6 +206,35 @@ impl Db {
             .iter()
             .map(|migration| migration.name().to_owned())
             .collect())
+    }
+
+    /// How many connections the pool holds right now, for the pool gauges of `/metrics`. Reads counters
+    /// the pool keeps anyway: no lock, no query.
+    pub fn pool_status(&self) -> PoolStatus {
+        let (open, idle, max) = match self.backend {
+            Backend::Sqlite => {
+                let pool = self.connection.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            Backend::Postgres => {
+                let pool = self.connection.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(open);
+        PoolStatus {
+            in_use: open - idle,
+            idle,
+            max,
+        }
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

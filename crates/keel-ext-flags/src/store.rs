@@ -10,7 +10,9 @@
 //!   tell an instance *when* to reload it, so a lost message delays a change but never loses it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use keel_config::Settings;
@@ -26,11 +28,13 @@ use crate::persist::{self, AuditEntry};
 use crate::sync::{Announcer, Outage, RedisStatus, Resync};
 
 /// Every flag at one moment; replaced whole, never changed in place.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     flags: HashMap<&'static str, Flag>,
     /// Whether any flag's answer depends on the visitor right now (see [`Flag::depends_on_subject`]).
     any_partial: bool,
+    /// When the rows behind this snapshot were read from the database.
+    loaded_at: Instant,
 }
 
 impl Snapshot {
@@ -52,7 +56,17 @@ impl Snapshot {
             })
             .collect();
         let any_partial = flags.values().any(Flag::depends_on_subject);
-        Snapshot { flags, any_partial }
+        Snapshot {
+            flags,
+            any_partial,
+            loaded_at: Instant::now(),
+        }
+    }
+
+    /// How long ago this snapshot was read from the database: it grows past
+    /// `flag_sync.resync_interval_secs` only while resyncs fail.
+    pub fn age(&self) -> Duration {
+        self.loaded_at.elapsed()
     }
 
     /// Whether any flag is rolled out to some visitors but not all: then every new visitor needs an id.
@@ -91,6 +105,8 @@ pub(crate) struct Shared {
     pub(crate) announcer: Option<Announcer>,
     /// Resyncs from the database failing (logged once per outage).
     pub(crate) database_outage: Outage,
+    /// Background resyncs that failed since the store opened (every one, not once per outage).
+    pub(crate) resync_failures: AtomicU64,
     /// Shared with the Redis listener, which alone changes it.
     pub(crate) redis_status: Arc<RedisStatus>,
     pub(crate) tasks: Mutex<Vec<AbortHandle>>,
@@ -129,6 +145,7 @@ impl FlagStore {
                 db,
                 announcer,
                 database_outage: Outage::default(),
+                resync_failures: AtomicU64::new(0),
                 redis_status,
                 tasks: Mutex::new(Vec::new()),
             }),
@@ -283,6 +300,11 @@ impl FlagStore {
         self.shared.resync().await
     }
 
+    /// How many background resyncs failed since the store opened (for the metrics).
+    pub fn resync_failures(&self) -> u64 {
+        self.shared.resync_failures.load(Ordering::Relaxed)
+    }
+
     /// Whether this instance hears Redis announcements: `None` when `redis.url` is not set.
     pub fn redis_connected(&self) -> Option<bool> {
         self.shared
@@ -312,6 +334,7 @@ impl Shared {
                     .recovered("flag resync from the database works again");
             }
             Err(error) => {
+                self.resync_failures.fetch_add(1, Ordering::Relaxed);
                 self.database_outage.failed(
                     &error,
                     "cannot reload flags from the database; serving their last known state",

@@ -3,11 +3,13 @@
 //! cost the same whether the collector answers or not: this benchmark shows it.
 //!
 //! Run with `cargo bench -p keel-ext-telemetry` (or `just bench`). It prints one line per scenario: the
-//! median and the worst time to create, enter and close one request span with a log line inside.
+//! median and the worst time to create, enter and close one request span with a log line inside, and in
+//! the `metrics` scenarios also to record the request's metrics as the app factory's layer does
+//! (active requests, duration, body size).
 
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, StatusCode};
 use keel_config::{LoadOptions, Override};
 
 /// Spans measured per scenario.
@@ -18,15 +20,22 @@ fn main() {
         .and_then(|listener| listener.local_addr())
         .map(|address| format!("http://{address}"))
         .unwrap_or_else(|_| "http://127.0.0.1:9".to_owned());
+    // (name, OTLP endpoint, whether the request's metrics are recorded too)
     let scenarios = [
-        ("no exporter", None),
-        ("exporter, collector down", Some(closed_port.as_str())),
+        ("no exporter", None, false),
+        ("no exporter, metrics", None, true),
+        (
+            "exporter, collector down",
+            Some(closed_port.as_str()),
+            false,
+        ),
+        ("exporter down, metrics", Some(closed_port.as_str()), true),
     ];
     println!(
         "{:<28} {:>12} {:>12} {:>12}",
         "scenario", "median", "p99", "worst"
     );
-    for (name, endpoint) in scenarios {
+    for (name, endpoint, record_metrics) in scenarios {
         let mut overrides = vec![
             Override::new("telemetry.log_format", "json"),
             Override::new("telemetry.log_level", "info"),
@@ -48,17 +57,29 @@ fn main() {
                 Ok(built) => built,
                 Err(error) => panic!("benchmark telemetry: {error}"),
             };
+        // The app factory's recording layer does exactly this per request: start, then finish with
+        // the status and the body size.
+        let metrics = record_metrics.then(|| {
+            telemetry.install_global_meter_provider();
+            keel_ext_telemetry::HttpMetrics::new()
+        });
         let headers = HeaderMap::new();
         let mut timings: Vec<Duration> = tracing::subscriber::with_default(subscriber, || {
             (0..SPANS)
                 .map(|index| {
                     let started = Instant::now();
+                    let active = metrics
+                        .as_ref()
+                        .map(|metrics| metrics.start(&Method::GET, "/ping"));
                     let span =
                         keel_ext_telemetry::request_span(&Method::GET, "/ping", "bench", &headers);
                     let entered = span.enter();
                     tracing::info!(index, "request finished");
                     drop(entered);
                     drop(span);
+                    if let Some(active) = active {
+                        active.finish(StatusCode::OK, Some(14));
+                    }
                     started.elapsed()
                 })
                 .collect()

@@ -1,5 +1,6 @@
 //! The telemetry extension: the tracing subscriber keel logs through (pretty or JSON), OpenTelemetry
-//! traces exported over OTLP/HTTP, and the request span that ties logs and traces together.
+//! traces exported over OTLP, the request span that ties logs and traces together, and the metrics
+//! (instruments, a Prometheus text rendering for `/metrics`, OTLP export).
 //!
 //! This crate builds the subscriber but never installs it: only the binary (`keel-server`) sets the
 //! global default, so tests and other embedders stay in control. It knows nothing about routes or
@@ -7,13 +8,19 @@
 
 mod export;
 mod filter;
+mod instruments;
+mod metrics;
+mod pretty;
 mod probe;
+mod process;
+mod prometheus;
 mod request;
 
 use std::time::Duration;
 
 use keel_config::{LogFormat, Settings};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Level;
 use tracing::Subscriber;
@@ -23,7 +30,13 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 pub use crate::filter::check_log_filter;
+pub use crate::instruments::{
+    ActiveRequest, FlagSyncState, HttpMetrics, PoolUsage, UNMATCHED_ROUTE, observe_flags,
+    observe_pool,
+};
+pub use crate::metrics::MetricsScrape;
 pub use crate::probe::probe_endpoint;
+pub use crate::prometheus::CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE;
 pub use crate::request::{record_client_address, record_status, request_span, trace_id_of};
 
 /// The subscriber or the exporter cannot be built from the settings.
@@ -39,34 +52,70 @@ pub enum Error {
     Unreachable { endpoint: String, reason: String },
     #[error("the OTLP endpoint {endpoint} answers, but {reason}")]
     Refused { endpoint: String, reason: String },
+    #[error("cannot collect the metrics: {0}")]
+    Metrics(String),
 }
 
 /// The running telemetry: owns the tracer provider, whose batch processor exports spans off the request
-/// path. Call [`Telemetry::shutdown`] before exiting so spans still queued are sent.
+/// path, and the meter provider. Call [`Telemetry::shutdown`] before exiting so spans still queued and
+/// the last metrics are sent.
 #[derive(Debug)]
 pub struct Telemetry {
     provider: SdkTracerProvider,
+    meter_provider: SdkMeterProvider,
+    scrape: MetricsScrape,
 }
 
 impl Telemetry {
-    /// Flushes queued spans and stops the exporter, waiting at most `timeout`. This blocks the calling
-    /// thread; from async code run it with `spawn_blocking`.
+    /// What `/metrics` renders.
+    pub fn scrape(&self) -> MetricsScrape {
+        self.scrape.clone()
+    }
+
+    /// Makes this meter provider the process's global one, where [`HttpMetrics::new`],
+    /// [`observe_pool`] and [`observe_flags`] register. Only the binary calls it, before building the
+    /// app.
+    pub fn install_global_meter_provider(&self) {
+        opentelemetry::global::set_meter_provider(self.meter_provider.clone());
+    }
+
+    /// Flushes queued spans and the last metrics and stops the exporters, waiting at most `timeout`
+    /// for each. This blocks the calling thread; from async code run it with `spawn_blocking`.
     pub fn shutdown(self, timeout: Duration) {
         if let Err(error) = self.provider.shutdown_with_timeout(timeout) {
             tracing::warn!(%error, "telemetry shutdown did not complete; some spans may be lost");
         }
+        if let Err(error) = self.meter_provider.shutdown_with_timeout(timeout) {
+            tracing::warn!(%error, "metrics shutdown did not complete; the last export may be lost");
+        }
     }
 }
 
-/// The subscriber for `settings`, writing to standard error, and the telemetry that feeds it.
-pub fn init(settings: &Settings) -> Result<(Box<dyn Subscriber + Send + Sync>, Telemetry), Error> {
-    init_with_writer(settings, std::io::stderr)
+/// The subscriber for `settings`, writing to standard error, and the telemetry that feeds it. `colours`:
+/// whether the pretty format may write ANSI colours (the binary says yes only on a terminal, and never
+/// with `NO_COLOR` set); JSON is never coloured.
+pub fn init(
+    settings: &Settings,
+    colours: bool,
+) -> Result<(Box<dyn Subscriber + Send + Sync>, Telemetry), Error> {
+    build(settings, std::io::stderr, colours)
 }
 
-/// [`init`], writing to `writer` (tests capture the output with it).
+/// [`init`], writing to `writer` without colours (tests capture the output with it).
 pub fn init_with_writer<W>(
     settings: &Settings,
     writer: W,
+) -> Result<(Box<dyn Subscriber + Send + Sync>, Telemetry), Error>
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    build(settings, writer, false)
+}
+
+fn build<W>(
+    settings: &Settings,
+    writer: W,
+    colours: bool,
 ) -> Result<(Box<dyn Subscriber + Send + Sync>, Telemetry), Error>
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
@@ -78,7 +127,9 @@ where
             filter: telemetry.log_level.clone(),
             reason: error.to_string(),
         })?;
-    let provider = export::provider(settings)?;
+    let resource = export::resource(settings);
+    let provider = export::provider(settings, resource.clone())?;
+    let (meter_provider, scrape) = metrics::provider(settings, resource)?;
     // Every request gets a trace id, exported or not, so logs can be correlated either way. The log
     // filter applies to the log output only: with `warn` logs, request spans (info) still exist, so
     // traces, `X-Trace-ID` and the ids in warning lines do not depend on how verbose the logs are.
@@ -93,11 +144,19 @@ where
     let filter = filter.or(filter_fn(|metadata| {
         metadata.is_span() && *metadata.level() <= Level::INFO
     }));
-    let registry = tracing_subscriber::registry().with(traces);
+    // The pretty format keeps each request span's method, route and id for its access line; JSON needs
+    // nothing of the kind (it writes the span's fields), so the request path pays for it only in
+    // development. One registry type for both keeps one filter.
+    let request_fields =
+        matches!(telemetry.log_format, LogFormat::Pretty).then_some(pretty::RequestFieldsLayer);
+    let registry = tracing_subscriber::registry()
+        .with(traces)
+        .with(request_fields);
     let subscriber: Box<dyn Subscriber + Send + Sync> = match telemetry.log_format {
         LogFormat::Pretty => Box::new(
             registry.with(
                 tracing_subscriber::fmt::layer()
+                    .event_format(pretty::DevFormat { colours })
                     .with_writer(writer)
                     .with_filter(quiet_exporter)
                     .with_filter(filter),
@@ -116,7 +175,25 @@ where
             ),
         ),
     };
-    Ok((subscriber, Telemetry { provider }))
+    Ok((
+        subscriber,
+        Telemetry {
+            provider,
+            meter_provider,
+            scrape,
+        },
+    ))
+}
+
+/// Tests in this crate that build a subscriber or a provider run one at a time. tracing's callsite
+/// registry and dispatcher list are process-wide: a provider dropped on one thread logs (registering a
+/// callsite) while another thread installs a scoped subscriber, and the two can deadlock (tracing issue
+/// #3269). Holding this lock for the whole test, shutdown included, keeps them apart.
+#[cfg(test)]
+pub(crate) fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -176,6 +253,7 @@ mod tests {
 
     #[test]
     fn json_lines_inside_a_request_carry_its_request_trace_and_span_ids() {
+        let _alone = one_at_a_time();
         let captured = Captured::default();
         let (subscriber, telemetry) =
             init_with_writer(&settings("json", "info"), captured.clone()).unwrap();
@@ -217,6 +295,7 @@ mod tests {
 
     #[test]
     fn a_quiet_log_level_still_traces_requests_and_puts_the_ids_on_warnings() {
+        let _alone = one_at_a_time();
         let captured = Captured::default();
         let (subscriber, telemetry) =
             init_with_writer(&settings("json", "warn"), captured.clone()).unwrap();
@@ -236,6 +315,7 @@ mod tests {
 
     #[test]
     fn without_a_traceparent_a_request_starts_a_new_trace() {
+        let _alone = one_at_a_time();
         let (subscriber, telemetry) =
             init_with_writer(&settings("pretty", "info"), std::io::sink).unwrap();
         let trace_id = tracing::subscriber::with_default(subscriber, || {
@@ -249,7 +329,54 @@ mod tests {
     }
 
     #[test]
+    fn pretty_lines_show_the_request_once_and_colours_only_when_asked() {
+        let _alone = one_at_a_time();
+        for colours in [false, true] {
+            let captured = Captured::default();
+            let (subscriber, telemetry) =
+                build(&settings("pretty", "info"), captured.clone(), colours).unwrap();
+            tracing::subscriber::with_default(subscriber, || {
+                let span = request_span(
+                    &http::Method::GET,
+                    "/notes/{id}",
+                    "0192ab3c-7d4e-7f00-8a1b-3f9a1c2e5d6f",
+                    &HeaderMap::new(),
+                );
+                let _entered = span.enter();
+                tracing::warn!(answer = 42, "computed");
+                tracing::info!(
+                    status = 200_u16,
+                    latency_ms = 0.4213,
+                    bytes = 12_u64,
+                    "request finished"
+                );
+            });
+            telemetry.shutdown(Duration::from_secs(1));
+            let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            let lines: Vec<&str> = output.lines().collect();
+            assert_eq!(lines.len(), 2, "{output}");
+            if colours {
+                assert!(output.contains("\x1b[32m200\x1b[0m"), "{output:?}");
+                continue;
+            }
+            assert!(!output.contains('\x1b'), "{output:?}");
+            // `HH:MM:SS.mmm LEVEL …`, and the request's fields only as its short id.
+            assert!(
+                lines[0]
+                    .ends_with(" WARN keel_ext_telemetry::tests: computed answer=42  req 1c2e5d6f"),
+                "{output}"
+            );
+            assert!(
+                lines[1].ends_with(" INFO GET /notes/{id} → 200 in 0.4 ms  req 1c2e5d6f"),
+                "{output}"
+            );
+            assert!(!output.contains("otel.name"), "{output}");
+        }
+    }
+
+    #[test]
     fn an_invalid_filter_is_a_clear_error() {
+        let _alone = one_at_a_time();
         // keel-config rejects most bad filters first; this is the last line of defence.
         let mut settings = settings("pretty", "info");
         settings.telemetry.log_level = "info,[unclosed=debug".to_owned();

@@ -4,25 +4,32 @@
 
 use std::time::Duration;
 
-use keel_config::{ConnectionUrl, OtlpProtocol};
+use keel_config::{ConnectionUrl, OtlpProtocol, TelemetrySettings};
 use opentelemetry_sdk::trace::SpanExporter as _;
 
 use crate::Error;
-use crate::export::{grpc_exporter, traces_url};
+use crate::export::{Destination, grpc_exporter};
 
 /// How long the probe may take, connection included.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Sends an export with no spans to `endpoint` and checks that the collector accepts it. Must run inside
-/// a tokio runtime.
-pub async fn probe_endpoint(endpoint: &ConnectionUrl, protocol: OtlpProtocol) -> Result<(), Error> {
-    match protocol {
-        OtlpProtocol::HttpProtobuf => probe_http(endpoint).await,
-        OtlpProtocol::Grpc => probe_grpc(endpoint).await,
+/// Sends an export with no spans to where spans go (`endpoint`, one of
+/// [`TelemetrySettings::traces_endpoint`]), with the configured headers, and checks that the collector
+/// accepts it. Must run inside a tokio runtime.
+pub async fn probe_endpoint(
+    telemetry: &TelemetrySettings,
+    endpoint: (&ConnectionUrl, bool),
+) -> Result<(), Error> {
+    let mut destination = Destination::new(telemetry, endpoint);
+    destination.timeout = PROBE_TIMEOUT;
+    match telemetry.otlp_protocol {
+        OtlpProtocol::HttpProtobuf => probe_http(&destination).await,
+        OtlpProtocol::Grpc => probe_grpc(&destination).await,
     }
 }
 
-async fn probe_http(endpoint: &ConnectionUrl) -> Result<(), Error> {
+async fn probe_http(destination: &Destination<'_>) -> Result<(), Error> {
+    let endpoint = destination.endpoint;
     let unreachable = |reason: String| Error::Unreachable {
         endpoint: endpoint.masked(),
         reason: endpoint.redact(&reason),
@@ -32,9 +39,13 @@ async fn probe_http(endpoint: &ConnectionUrl) -> Result<(), Error> {
         .build()
         .map_err(|error| unreachable(error.to_string()))?;
     // An empty body is a valid, empty `ExportTraceServiceRequest`.
-    let response = client
-        .post(traces_url(endpoint.expose()))
-        .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+    let mut request = client
+        .post(destination.http_url("traces", false))
+        .header(http::header::CONTENT_TYPE, "application/x-protobuf");
+    for (name, value) in &destination.headers {
+        request = request.header(name, value);
+    }
+    let response = request
         .send()
         .await
         // The error's URL would carry the password; the endpoint is named by the error itself.
@@ -58,8 +69,9 @@ async fn probe_http(endpoint: &ConnectionUrl) -> Result<(), Error> {
     })
 }
 
-async fn probe_grpc(endpoint: &ConnectionUrl) -> Result<(), Error> {
-    let exporter = grpc_exporter(endpoint, PROBE_TIMEOUT)?;
+async fn probe_grpc(destination: &Destination<'_>) -> Result<(), Error> {
+    let endpoint = destination.endpoint;
+    let exporter = grpc_exporter(destination)?;
     match tokio::time::timeout(PROBE_TIMEOUT, exporter.export(Vec::new())).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(Error::Refused {

@@ -79,12 +79,14 @@ pub(crate) async fn check(
             Err(error) => report.fail(format!("redis: {error}")),
         },
     }
-    match &settings.telemetry.otlp_endpoint {
+    match settings.telemetry.traces_endpoint() {
+        None if settings.telemetry.sdk_disabled => {
+            report.pass("traces: not exported (telemetry.sdk_disabled is on)".to_owned());
+        }
         None => report.pass("traces: not exported (telemetry.otlp_endpoint is not set)".to_owned()),
-        Some(endpoint) => {
-            match keel_ext_telemetry::probe_endpoint(endpoint, settings.telemetry.otlp_protocol)
-                .await
-            {
+        Some(traces) => {
+            let endpoint = traces.0;
+            match keel_ext_telemetry::probe_endpoint(&settings.telemetry, traces).await {
                 Ok(()) => report.pass(format!(
                     "traces: the OTLP endpoint {} accepts an empty export",
                     endpoint.masked()

@@ -15,6 +15,7 @@ mod failure;
 mod flags;
 mod healthcheck;
 mod listener;
+mod metrics_listener;
 mod migrate;
 mod secrets;
 mod serve;
@@ -22,7 +23,7 @@ mod show_config;
 mod stores;
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 
 use clap::Parser;
 use keel_config::{LoadOptions, Loaded, Override, Vars};
@@ -323,10 +324,16 @@ fn write_output(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 
 /// Installs the global subscriber (and, through it, trace export) and reports the loader's warnings.
 fn install_telemetry(loaded: &Loaded) -> Result<keel_ext_telemetry::Telemetry, Failure> {
+    // Colours only for a person at a terminal, and never when NO_COLOR (https://no-color.org) is set: a
+    // process-wide convention read here, where the process is owned, rather than a setting.
+    let colours = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let (subscriber, telemetry) =
-        keel_ext_telemetry::init(&loaded.settings).map_err(Failure::config)?;
+        keel_ext_telemetry::init(&loaded.settings, colours).map_err(Failure::config)?;
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|error| Failure::failed(format!("cannot install the log subscriber: {error}")))?;
+    // Before the app is built: its instruments and gauges register on the global meter provider.
+    telemetry.install_global_meter_provider();
     // Panics go through the subscriber too (with the request's span, so its request id), instead of the
     // default hook's plain text, which would break a JSON log stream. A panic in a handler becomes a 500
     // in the app factory; this is the one place it is logged.

@@ -67,6 +67,10 @@ pub(crate) async fn serve(
             return Err(Failure::Interrupted(signal));
         }
     };
+    let metrics_listener =
+        crate::metrics_listener::start(&settings.server, telemetry.as_ref().map(Telemetry::scrape))
+            .await
+            .map_err(Failure::Failed)?;
     let (listener, socket) = crate::listener::listen(&settings.server, inherited)
         .await
         .map_err(Failure::Failed)?;
@@ -150,6 +154,9 @@ pub(crate) async fn serve(
             "the database pool did not close within {} s",
             POOL_CLOSE_TIMEOUT.as_secs()
         ),
+    }
+    if let Some(metrics_listener) = metrics_listener {
+        or_second_signal(&mut signals, metrics_listener.stop()).await?;
     }
     if let Some(telemetry) = telemetry {
         // The flush blocks while it sends, so it runs off the async threads; it is bounded either way.

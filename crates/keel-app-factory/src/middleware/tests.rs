@@ -32,6 +32,7 @@ fn options() -> Options {
             },
             assets: StaticAssets::default(),
         },
+        http_metrics: keel_ext_telemetry::HttpMetrics::new(),
     }
 }
 
