@@ -54,7 +54,8 @@ fn main() {
                 .map(|index| {
                     let started = Instant::now();
                     let span =
-                        keel_ext_telemetry::request_span(&Method::GET, "/ping", "bench", &headers);
+                        keel_ext_telemetry::request_span(&Method::GET, "/ping", "bench", &headers)
+                            .span;
                     let entered = span.enter();
                     tracing::info!(index, "request finished");
                     drop(entered);
