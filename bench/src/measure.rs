@@ -116,7 +116,7 @@ pub(crate) fn wait_for_quiet(threshold: f64, patience: Duration) -> bool {
         eprintln!(
             "waiting for a quiet machine: load average {load:.2}, waiting for < {threshold:.2}"
         );
-        std::thread::sleep(Duration::from_secs(10));
+        std::thread::sleep(Duration::from_secs(10).min(patience.saturating_sub(started.elapsed())));
     }
 }
 
