@@ -55,10 +55,15 @@ check:
 flags *ARGS="list":
     cargo run -- flags {{ ARGS }}
 
-# Measure what a request span and a flag check cost on the request path.
+# Measure what a request span, a flag check and the whole middleware stack cost per request (no network).
 bench:
     cargo bench -p keel-ext-telemetry
     cargo bench -p keel-ext-flags
+    cargo bench -p keel-app-factory
+
+# Benchmark keel beside a bare axum server with wrk and write BENCHMARKS.md (`just bench-http soak`, `faults`: the long checks).
+bench-http *ARGS="http":
+    cargo run --release --locked -p keel-bench --bin keel-bench -- {{ ARGS }}
 
 # Rename the project everywhere (crates, binary, variables, services, docs); needs a clean git tree.
 rename NEW_NAME:

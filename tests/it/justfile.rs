@@ -63,6 +63,7 @@ fn every_recipe_is_documented_and_runs_one_to_three_lines() {
         "up",
         "down",
         "bench",
+        "bench-http",
         "rename",
         "deny",
     ] {

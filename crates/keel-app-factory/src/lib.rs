@@ -22,7 +22,7 @@ use keel_ext_flags::FlagStore;
 use keel_http::ErrorReport;
 
 pub use crate::metrics::metrics_router;
-pub use crate::state::AppState;
+pub use crate::state::{AppState, SharedState};
 
 /// A built application: the router to serve and the state behind it (for shutdown and for tests).
 #[derive(Debug, Clone)]

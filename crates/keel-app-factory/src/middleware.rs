@@ -1,71 +1,65 @@
 //! The middleware stack, outermost first:
 //!
-//! 1. `X-App` and the security headers (`X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy`,
-//!    `Content-Security-Policy` from `security.csp`, and HSTS when `security.preferred_url_scheme` is
-//!    https), each set only when a handler did not choose its own. They sit outermost, not next to the
-//!    routes where a stack usually puts them, so that responses made by the layers below (413, 504, the
-//!    panic 500) carry them too;
-//! 2. request id: keep a sane incoming `X-Request-ID` or make a UUIDv7, store it in the request's
-//!    extensions and echo it on the response;
-//! 3. trace span: one span per request (child of an incoming W3C `traceparent`) carrying the request id,
-//!    trace id, span id and client address (from `X-Forwarded-For` only when the peer is one of
-//!    `server.trusted_proxies`), so every log line inside has them; the trace id goes back in `X-Trace-ID`;
-//! 4. compression: gzip when the client accepts it and `server.compression` is on — outside error
+//! 1. the edge (`middleware/edge.rs`, one middleware function): `X-App` and the security headers
+//!    (`X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy`, `Content-Security-Policy` from
+//!    `security.csp`, and HSTS when `security.preferred_url_scheme` is https), each set only when a handler
+//!    did not choose its own; the request id (keep a sane incoming `X-Request-ID` or make a UUIDv7, store
+//!    it in the request's extensions, echo it on the response); and the request span (child of an
+//!    incoming W3C `traceparent`) carrying the request id, trace id, span id and client address (from
+//!    `X-Forwarded-For` only when the peer is one of `server.trusted_proxies`), so every log line inside
+//!    has them, with the access line when the response head is ready and the trace id back in
+//!    `X-Trace-ID`. The headers sit outermost, not next to the routes where a stack usually puts them,
+//!    so that responses made by the layers below (413, 504, the panic 500) carry them too. A layer that
+//!    must see every request with its id and span goes right inside the edge: add it
+//!    just before the edge in [`apply`];
+//! 2. compression: gzip when the client accepts it and `server.compression` is on — outside error
 //!    rendering, so error bodies are compressed as they are finally written;
-//! 5. metrics (`metrics.rs`): request duration, active requests and body size by method, route template
+//! 3. metrics (`metrics.rs`): request duration, active requests and body size by method, route template
 //!    and final status — outside error rendering, so every response below is counted with its status;
-//! 6. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`, or as an HTML error
+//! 4. error rendering: every 4xx/5xx leaves as `{"error","message","request_id"}`, or as an HTML error
 //!    page when the client's `Accept` prefers HTML (browsers);
-//! 7. catch panic: a panicking handler becomes a 500 and the process keeps serving;
-//! 8. body size limit (413) — outside the timeout, as tower-http's types require — with axum's own
+//! 5. catch panic: a panicking handler becomes a 500 and the process keeps serving;
+//! 6. body size limit (413) — outside the timeout, as tower-http's types require — with axum's own
 //!    extractor limit set to the same `server.max_body_bytes`;
-//! 9. timeout: 504, or 408 when the handler was still waiting for the client's body
+//! 7. timeout: 504, or 408 when the handler was still waiting for the client's body
 //!    (`request_timeout.rs`);
-//! 10. CORS: only the origins in `security.cors_origins` (none by default);
-//! 11. the flag visitor (installed in `lib.rs`, where the flag store is at hand): hands each request its
-//!     [`keel_ext_flags::Flags`] and sets the signed visitor cookie when an answer depended on it;
-//! 12. the routes.
+//! 8. CORS: only the origins in `security.cors_origins` (none by default);
+//! 9. the flag visitor (installed in `lib.rs`, where the flag store is at hand): hands each request its
+//!    [`keel_ext_flags::Flags`] and sets the signed visitor cookie when an answer depended on it;
+//! 10. the routes.
 //!
 //! Invariant: a handler that fails returns an [`ErrorReport`] (directly or through its blueprint's error
-//! type), or marks a body written for clients with [`PublicErrorBody`]. Layer 6 re-renders any other
+//! type), or marks a body written for clients with [`PublicErrorBody`]. Layer 4 re-renders any other
 //! error response from its status alone, so nothing a handler or a library wrote into an error body can
 //! reach the client unreviewed.
 
+mod edge;
+
 use std::any::Any;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, HttpBody};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use keel_blueprint_main::{SiteInfo, StaticAssets};
 use keel_config::{Settings, UrlScheme};
-use keel_http::{
-    ClientAddress, ErrorReport, PublicErrorBody, REQUEST_ID_HEADER, RequestId, prefers_html,
-};
+use keel_http::{ErrorReport, PublicErrorBody, REQUEST_ID_HEADER, RequestId, prefers_html};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
-/// The header that returns the request's trace id.
-pub(crate) const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
-
-/// The header naming the service that answered, for operators behind a proxy or load balancer.
-pub(crate) const APP_HEADER: HeaderName = HeaderName::from_static("x-app");
+#[cfg(test)]
+pub(crate) use self::edge::APP_HEADER;
+use self::edge::Edge;
 
 /// The longest client-error body that is kept as the error message (axum's rejections are short and safe).
 const MAX_REJECTION_MESSAGE_BYTES: usize = 1024;
-
-/// HSTS for a year, subdomains included: sent only when clients are known to arrive over https.
-const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
 /// What the stack needs from the settings, resolved once.
 #[derive(Debug, Clone)]
@@ -185,103 +179,13 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
     if options.compression {
         routes = routes.layer(CompressionLayer::new());
     }
-    let trusted_proxies = Arc::clone(&options.trusted_proxies);
-    let mut routes = routes
-        .layer(middleware::from_fn(trace_id_header))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(move |request: &Request| request_span(request, &trusted_proxies))
-                .on_request(())
-                .on_response(access_line)
-                // The access line has the status; causes are logged where they are known.
-                .on_failure(()),
-        )
-        .layer(middleware::from_fn(assign_request_id));
-    if options.strict_transport_security {
-        routes = routes.layer(SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            HSTS,
-        ));
-    }
-    routes
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            options.content_security_policy.clone(),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            APP_HEADER,
-            options.app_header.clone(),
-        ))
-}
-
-async fn assign_request_id(mut request: Request, next: Next) -> Response {
-    let id = RequestId::from_incoming(request.headers().get(REQUEST_ID_HEADER));
-    request.extensions_mut().insert(id.clone());
-    let mut response = next.run(request).await;
-    response
-        .headers_mut()
-        .insert(REQUEST_ID_HEADER, id.to_header_value());
-    response
-}
-
-/// The span every log line of a request is written in (see `keel_ext_telemetry::request_span`), with the
-/// client's address when the connection's peer is known (the server puts it in the extensions).
-fn request_span(request: &Request, trusted_proxies: &[IpNet]) -> tracing::Span {
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(RequestId::as_str)
-        .unwrap_or_default();
-    // `Router::layer` runs the stack after routing, so the matched route is known here; requests that
-    // matched no route (the 404 fallback) have none. The raw path is never logged: it can hold ids or
-    // personal data, and would make every URL its own series.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str);
-    let span =
-        keel_ext_telemetry::request_span(request.method(), route, request_id, request.headers());
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        let client = ClientAddress::resolve(peer.ip(), request.headers(), trusted_proxies);
-        keel_ext_telemetry::record_client_address(&span, client.0);
-    }
-    span
-}
-
-/// Returns the request's trace id in `X-Trace-ID`, so a client can find its request in the traces.
-async fn trace_id_header(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    if let Some(trace_id) = keel_ext_telemetry::trace_id_of(&tracing::Span::current())
-        && let Ok(value) = HeaderValue::from_str(&trace_id)
-    {
-        response.headers_mut().insert(TRACE_ID_HEADER, value);
-    }
-    response
-}
-
-/// The access line: one per request, when its response head is ready.
-fn access_line(response: &Response, latency: Duration, span: &tracing::Span) {
-    keel_ext_telemetry::record_status(span, response.status());
-    // The body's exact size when it is known up front (most responses); streamed bodies have none.
-    let bytes = response.body().size_hint().exact();
-    tracing::info!(
-        status = response.status().as_u16(),
-        latency_ms = latency.as_secs_f64() * 1000.0,
-        bytes,
-        "request finished"
-    );
+    let edge = Edge {
+        app_header: options.app_header.clone(),
+        content_security_policy: options.content_security_policy.clone(),
+        strict_transport_security: options.strict_transport_security,
+        trusted_proxies: Arc::clone(&options.trusted_proxies),
+    };
+    routes.layer(middleware::from_fn_with_state(Arc::new(edge), edge::edge))
 }
 
 /// What error rendering needs: the body limit (to name it) and the site's look (for HTML pages).

@@ -1,5 +1,8 @@
 //! `AppState`: the complete list of what requests share. Blueprints see only the parts they ask for.
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use axum::extract::FromRef;
 use keel_blueprint_api_v1::{BuildInfo, Draining};
 use keel_blueprint_main::{Calculator, SessionCookies, SiteInfo, StaticAssets};
@@ -10,10 +13,16 @@ use keel_ext_flags::FlagStore;
 use keel_http::CookieAttributes;
 use keel_services::Notes;
 
-/// Shared by every request. Each field is cheap to clone (handles and `Arc`s), and `FromRef` hands each
-/// blueprint the field it names in its router's bounds.
-#[derive(Debug, Clone, FromRef)]
-pub struct AppState {
+/// Shared by every request: one reference-counted [`SharedState`]. axum clones the router's state for
+/// every request it hands a handler, so cloning this costs one reference count, not a copy of every
+/// part (the site's and the build's strings included). `FromRef` hands each blueprint the part it names
+/// in its router's bounds, and the parts read as fields (`state.db`) through `Deref`.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<SharedState>);
+
+/// The complete list of what requests share.
+#[derive(Debug)]
+pub struct SharedState {
     pub db: Db,
     /// The feature flags, synced with the other instances in the background.
     pub flags: FlagStore,
@@ -32,6 +41,41 @@ pub struct AppState {
     pub sessions: SessionCookies,
 }
 
+impl Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// `FromRef<AppState>` for each part: what `#[derive(FromRef)]` would write for a struct with these fields.
+macro_rules! parts {
+    ($($field:ident: $part:ty),* $(,)?) => {
+        $(
+            impl FromRef<AppState> for $part {
+                fn from_ref(state: &AppState) -> $part {
+                    state.0.$field.clone()
+                }
+            }
+        )*
+    };
+}
+
+parts! {
+    db: Db,
+    flags: FlagStore,
+    site: SiteInfo,
+    assets: StaticAssets,
+    calculator: Calculator,
+    build: BuildInfo,
+    draining: Draining,
+    admin_token: AdminToken,
+    config: ConfigView,
+    notes: Notes,
+    sessions: SessionCookies,
+}
+
 /// What pages show about the site: its name and environment.
 pub(crate) fn site_info(settings: &Settings) -> SiteInfo {
     SiteInfo {
@@ -43,7 +87,7 @@ pub(crate) fn site_info(settings: &Settings) -> SiteInfo {
 impl AppState {
     pub(crate) fn new(loaded: &Loaded, db: Db, flags: FlagStore, assets: StaticAssets) -> AppState {
         let settings = &loaded.settings;
-        AppState {
+        AppState(Arc::new(SharedState {
             notes: Notes::new(db.clone(), settings.notes.page_size),
             sessions: SessionCookies::new(
                 settings.security.secret_key.expose().as_bytes(),
@@ -69,6 +113,6 @@ impl AppState {
             draining: Draining::default(),
             admin_token: AdminToken::new(settings.security.admin_token.clone()),
             config: ConfigView::new(loaded),
-        }
+        }))
     }
 }

@@ -72,7 +72,8 @@ fn main() {
                         .as_ref()
                         .map(|metrics| metrics.start(&Method::GET, "/ping"));
                     let span =
-                        keel_ext_telemetry::request_span(&Method::GET, "/ping", "bench", &headers);
+                        keel_ext_telemetry::request_span(&Method::GET, "/ping", "bench", &headers)
+                            .span;
                     let entered = span.enter();
                     tracing::info!(index, "request finished");
                     drop(entered);

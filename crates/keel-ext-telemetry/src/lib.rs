@@ -37,7 +37,7 @@ pub use crate::instruments::{
 pub use crate::metrics::MetricsScrape;
 pub use crate::probe::probe_endpoint;
 pub use crate::prometheus::CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE;
-pub use crate::request::{record_client_address, record_status, request_span, trace_id_of};
+pub use crate::request::{RequestSpan, record_client_address, record_status, request_span};
 
 /// The subscriber or the exporter cannot be built from the settings.
 #[derive(Debug, thiserror::Error)]
@@ -133,9 +133,13 @@ where
     // Every request gets a trace id, exported or not, so logs can be correlated either way. The log
     // filter applies to the log output only: with `warn` logs, request spans (info) still exist, so
     // traces, `X-Trace-ID` and the ids in warning lines do not depend on how verbose the logs are.
-    let traces = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer(settings.app.token()))
-        .with_filter(LevelFilter::INFO);
+    // Without an exporter the OpenTelemetry layer would build every span only to drop it, and record
+    // every info event on it: it is left out, and `request_span` makes the ids itself.
+    let traces = settings.telemetry.otlp_endpoint.is_some().then(|| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(settings.app.token()))
+            .with_filter(LevelFilter::INFO)
+    });
     // The exporter reports its own failures as events under `opentelemetry*` targets, once per batch;
     // they are let through once a minute, so a collector that is down costs one warning, not a flood.
     let quiet_exporter = export::rate_limit_exporter_events(export::EXPORTER_EVENT_INTERVAL);
@@ -265,11 +269,11 @@ mod tests {
                 .unwrap(),
         );
         let trace_id = tracing::subscriber::with_default(subscriber, || {
-            let span = request_span(&http::Method::GET, "/ping", "req-1", &headers);
-            let _entered = span.enter();
+            let request = request_span(&http::Method::GET, "/ping", "req-1", &headers);
+            let _entered = request.span.enter();
             tracing::info!(answer = 42, "computed");
             tracing::debug!("filtered out");
-            trace_id_of(&span)
+            request.trace_id()
         });
         telemetry.shutdown(Duration::from_secs(1));
 
@@ -300,11 +304,11 @@ mod tests {
         let (subscriber, telemetry) =
             init_with_writer(&settings("json", "warn"), captured.clone()).unwrap();
         let trace_id = tracing::subscriber::with_default(subscriber, || {
-            let span = request_span(&http::Method::GET, "/ping", "req-3", &HeaderMap::new());
-            let _entered = span.enter();
+            let request = request_span(&http::Method::GET, "/ping", "req-3", &HeaderMap::new());
+            let _entered = request.span.enter();
             tracing::info!("not logged at warn");
             tracing::warn!("logged");
-            trace_id_of(&span)
+            request.trace_id()
         });
         telemetry.shutdown(Duration::from_secs(1));
         let trace_id = trace_id.expect("a trace id at log level warn");
@@ -319,8 +323,7 @@ mod tests {
         let (subscriber, telemetry) =
             init_with_writer(&settings("pretty", "info"), std::io::sink).unwrap();
         let trace_id = tracing::subscriber::with_default(subscriber, || {
-            let span = request_span(&http::Method::GET, "/ping", "req-2", &HeaderMap::new());
-            trace_id_of(&span)
+            request_span(&http::Method::GET, "/ping", "req-2", &HeaderMap::new()).trace_id()
         });
         telemetry.shutdown(Duration::from_secs(1));
         let trace_id = trace_id.unwrap();

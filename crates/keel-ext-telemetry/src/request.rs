@@ -1,12 +1,45 @@
 //! The request span: one per request, child of the caller's trace when a W3C `traceparent` came in, and
 //! carrying the ids that tie log lines to traces.
+//!
+//! With an exporter, the OpenTelemetry layer gives the span its ids. Without one that layer is not
+//! installed (it would build and drop a whole OpenTelemetry span per request for nobody), and the ids are
+//! made here the same way: the caller's trace id, or a new random one, and a new span id, from the
+//! SDK's thread-local generator (no system call). Logs and `X-Trace-ID` look the same either way.
 
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+/// A request's span and its trace id.
+#[derive(Debug)]
+pub struct RequestSpan {
+    pub span: tracing::Span,
+    trace_id: Option<TraceId>,
+}
+
+impl RequestSpan {
+    /// The trace id as 32 hex digits, when the span has one.
+    pub fn trace_id(&self) -> Option<String> {
+        self.trace_id.map(|trace_id| trace_id.to_string())
+    }
+
+    /// The trace id as a header value (`X-Trace-ID`), when the span has one.
+    pub fn trace_id_header(&self) -> Option<HeaderValue> {
+        let trace_id = self.trace_id?;
+        let mut hex = [0_u8; 32];
+        for (index, byte) in trace_id.to_bytes().iter().enumerate() {
+            hex[2 * index] = HEX_DIGITS[usize::from(byte >> 4)];
+            hex[2 * index + 1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+        }
+        HeaderValue::from_bytes(&hex).ok()
+    }
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// The span every log line of a request is written in, named `METHOD route` for the trace. `route` is the
 /// route template (`/api/v1/ready`), never the raw path.
@@ -18,10 +51,10 @@ pub fn request_span(
     route: &str,
     request_id: &str,
     headers: &HeaderMap,
-) -> tracing::Span {
+) -> RequestSpan {
     let span = tracing::info_span!(
         "request",
-        otel.name = format!("{method} {route}"),
+        otel.name = %format_args!("{method} {route}"),
         otel.kind = "server",
         http.request.method = %method,
         http.route = route,
@@ -31,19 +64,43 @@ pub fn request_span(
         trace_id = Empty,
         span_id = Empty,
     );
+    if span.is_disabled() {
+        return RequestSpan {
+            span,
+            trace_id: None,
+        };
+    }
     // The parent must be set before anything looks at the span's context, or it is too late.
     let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
-    if let Err(error) = span.set_parent(parent) {
-        // Only without the tracing layer (e.g. a test subscriber): the request is served all the same.
-        tracing::debug!(%error, "the request span has no trace context");
+    let caller = parent.span().span_context().clone();
+    let (trace_id, span_id) = if span.set_parent(parent).is_ok() {
+        let context = span.context();
+        let span_context = context.span().span_context().clone();
+        if !span_context.is_valid() {
+            return RequestSpan {
+                span,
+                trace_id: None,
+            };
+        }
+        (span_context.trace_id(), span_context.span_id())
+    } else {
+        own_ids(caller.is_valid().then(|| caller.trace_id()))
+    };
+    span.record("trace_id", tracing::field::display(trace_id));
+    span.record("span_id", tracing::field::display(span_id));
+    RequestSpan {
+        span,
+        trace_id: Some(trace_id),
     }
-    let context = span.context();
-    let span_context = context.span().span_context().clone();
-    if span_context.is_valid() {
-        span.record("trace_id", tracing::field::display(span_context.trace_id()));
-        span.record("span_id", tracing::field::display(span_context.span_id()));
-    }
-    span
+}
+
+/// Ids for a span without the OpenTelemetry layer: the caller's trace, or a new one, and a new span.
+fn own_ids(caller: Option<TraceId>) -> (TraceId, SpanId) {
+    let ids = RandomIdGenerator::default();
+    (
+        caller.unwrap_or_else(|| ids.new_trace_id()),
+        ids.new_span_id(),
+    )
 }
 
 /// Records who sent the request (the peer, or the client a trusted proxy names) on the request span.
@@ -57,15 +114,6 @@ pub fn record_status(span: &tracing::Span, status: StatusCode) {
     span.record("http.response.status_code", i64::from(status.as_u16()));
 }
 
-/// The trace id of `span` as 32 hex digits, when it has one.
-pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
-    let context = span.context();
-    let span_context = context.span().span_context().clone();
-    span_context
-        .is_valid()
-        .then(|| span_context.trace_id().to_string())
-}
-
 /// Reads propagation headers from an `http::HeaderMap`.
 struct HeaderExtractor<'a>(&'a HeaderMap);
 
@@ -76,5 +124,36 @@ impl Extractor for HeaderExtractor<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_ids_continue_the_callers_trace_or_start_a_new_one() {
+        let caller = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        let (trace_id, span_id) = own_ids(Some(caller));
+        assert_eq!(trace_id, caller);
+        assert_ne!(span_id, SpanId::INVALID);
+        let (first, _) = own_ids(None);
+        let (second, _) = own_ids(None);
+        assert_ne!(first, TraceId::INVALID);
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    fn the_trace_id_header_is_the_32_hex_digits() {
+        let trace_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        let span = RequestSpan {
+            span: tracing::Span::none(),
+            trace_id: Some(trace_id),
+        };
+        assert_eq!(
+            span.trace_id_header().unwrap(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(span.trace_id().unwrap(), "4bf92f3577b34da6a3ce929d0e0e4736");
     }
 }

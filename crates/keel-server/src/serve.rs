@@ -18,6 +18,7 @@
 //! Connections are served with hyper directly rather than `axum::serve`, because only hyper's builder can
 //! bound how long a client may take to send its headers.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,8 +30,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, header};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use keel_config::Loaded;
 use keel_ext_telemetry::Telemetry;
 use tower::ServiceExt as _;
@@ -94,7 +95,8 @@ pub(crate) async fn serve(
     let (open_connection, mut connections_closed) = mpsc::channel::<()>(1);
     let shutdown = Arc::new(Shutdown::default());
     let connections = Connections {
-        router: track_requests(app.router.clone(), Arc::clone(&shutdown)),
+        router: app.router.clone(),
+        shutdown: Arc::clone(&shutdown),
         http,
         finishing,
         open_connection,
@@ -146,7 +148,8 @@ pub(crate) async fn serve(
     app.state.flags.stop_sync();
     // Closing waits for connections still checked out (by requests that outlived the grace period), so
     // it is bounded too.
-    let closed = tokio::time::timeout(POOL_CLOSE_TIMEOUT, app.state.db.close());
+    // A clone of the handle closes the one pool every clone shares.
+    let closed = tokio::time::timeout(POOL_CLOSE_TIMEOUT, app.state.db.clone().close());
     match or_second_signal(&mut signals, closed).await? {
         Ok(closed) => closed
             .map_err(|error| Failure::from(error).context("cannot close the database pool"))?,
@@ -199,30 +202,11 @@ impl Drop for InFlight {
     }
 }
 
-/// `router` counting its requests in flight, and answering with `Connection: close` once the listener
-/// has closed, so a keep-alive connection ends after its response instead of being closed under a client
-/// that may be writing to it.
-fn track_requests(router: axum::Router, shutdown: Arc<Shutdown>) -> axum::Router {
-    router.layer(axum::middleware::from_fn(
-        move |request: axum::extract::Request, next: axum::middleware::Next| {
-            let in_flight = InFlight::start(&shutdown);
-            async move {
-                let mut response = next.run(request).await;
-                if in_flight.0.listener_closed.load(Ordering::Relaxed) {
-                    response
-                        .headers_mut()
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                }
-                response
-            }
-        },
-    ))
-}
-
 /// What every connection is served with.
 #[derive(Clone)]
 struct Connections {
     router: axum::Router,
+    shutdown: Arc<Shutdown>,
     http: http1::Builder,
     /// Set when the listener has closed.
     finishing: watch::Receiver<bool>,
@@ -272,18 +256,32 @@ async fn accept(
 async fn serve_connection(stream: TcpStream, peer: SocketAddr, connections: Connections) {
     let Connections {
         router,
+        shutdown,
         http,
         mut finishing,
         open_connection: _open,
         linger,
     } = connections;
-    // The peer address, for the client address in logs (`ConnectInfo`, as `axum::serve` provides it).
-    // Added per request rather than as a router layer, which would rebuild every route per connection.
-    let router = router.map_request(move |mut request: hyper::Request<Incoming>| {
+    // Each request gets the peer address, for the client address in logs (`ConnectInfo`, as
+    // `axum::serve` provides it), and is counted in flight until its response head is ready; once the
+    // listener has closed, the response says `Connection: close`, so a keep-alive connection ends after
+    // it instead of being closed under a client that may be writing to it. This wraps the router once
+    // per connection rather than as a router layer, which would wrap every route in one more boxed
+    // service on every request.
+    let service = service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
-        request
+        let in_flight = InFlight::start(&shutdown);
+        let response = router.clone().oneshot(request);
+        async move {
+            let mut response = response.await?;
+            if in_flight.0.listener_closed.load(Ordering::Relaxed) {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, Infallible>(response)
+        }
     });
-    let service = TowerToHyperService::new(router);
     let connection = http.serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
     tokio::select! {

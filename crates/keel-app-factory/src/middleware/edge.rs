@@ -1,0 +1,134 @@
+//! The edge of the stack, outermost: one middleware for everything every response gets on its way out
+//! and every request on its way in — the request id, the request span with its access line and
+//! `X-Trace-ID`, `X-App` and the security headers.
+//!
+//! They were nine layers (five header setters, two middleware functions, tower-http's trace layer and
+//! HSTS); each layer is a boxed service, cloned and boxed again on every request of every route. In one
+//! function they cost one. The order inside is the order they had as layers, so responses are the same.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::HttpBody as _;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use ipnet::IpNet;
+use keel_ext_telemetry::RequestSpan;
+use keel_http::{ClientAddress, REQUEST_ID_HEADER, RequestId};
+use tracing::Instrument as _;
+
+/// The header that returns the request's trace id.
+pub(crate) const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+
+/// The header naming the service that answered, for operators behind a proxy or load balancer.
+pub(crate) const APP_HEADER: HeaderName = HeaderName::from_static("x-app");
+
+/// HSTS for a year, subdomains included: sent only when clients are known to arrive over https.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
+
+/// What the edge needs, resolved from the settings once.
+#[derive(Debug)]
+pub(crate) struct Edge {
+    pub(crate) app_header: HeaderValue,
+    pub(crate) content_security_policy: HeaderValue,
+    pub(crate) strict_transport_security: bool,
+    /// `server.trusted_proxies`: whose `X-Forwarded-For` names the client.
+    pub(crate) trusted_proxies: Arc<[IpNet]>,
+}
+
+/// The edge middleware (see the module documentation).
+pub(crate) async fn edge(
+    State(edge): State<Arc<Edge>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    // Request id: kept when the client's is a sane token, else a new UUIDv7; handlers and error
+    // rendering read it from the extensions, and the response echoes it.
+    let id = RequestId::from_incoming(request.headers().get(REQUEST_ID_HEADER));
+    let id_header = id.to_header_value();
+    let request_span = request_span(&request, &id, &edge.trusted_proxies);
+    let trace_id_header = request_span.trace_id_header();
+    request.extensions_mut().insert(id);
+    let started = Instant::now();
+    let mut response = async {
+        let response = next.run(request).await;
+        // Inside the span, so the access line carries the request's ids.
+        access_line(&response, started.elapsed(), &tracing::Span::current());
+        response
+    }
+    .instrument(request_span.span)
+    .await;
+
+    let headers = response.headers_mut();
+    if let Some(trace_id) = trace_id_header {
+        headers.insert(TRACE_ID_HEADER, trace_id);
+    }
+    headers.insert(REQUEST_ID_HEADER, id_header);
+    // Security headers, each only when a handler did not choose its own.
+    if edge.strict_transport_security {
+        set_if_absent(headers, header::STRICT_TRANSPORT_SECURITY, &HSTS);
+    }
+    set_if_absent(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        &edge.content_security_policy,
+    );
+    set_if_absent(
+        headers,
+        header::REFERRER_POLICY,
+        &HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    set_if_absent(
+        headers,
+        header::X_FRAME_OPTIONS,
+        &HeaderValue::from_static("DENY"),
+    );
+    set_if_absent(
+        headers,
+        header::X_CONTENT_TYPE_OPTIONS,
+        &HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(APP_HEADER, edge.app_header.clone());
+    response
+}
+
+fn set_if_absent(headers: &mut HeaderMap, name: HeaderName, value: &HeaderValue) {
+    if !headers.contains_key(&name) {
+        headers.insert(name, value.clone());
+    }
+}
+
+/// The span every log line of a request is written in (see `keel_ext_telemetry::request_span`), with the
+/// client's address when the connection's peer is known (the server puts it in the extensions).
+fn request_span(request: &Request, id: &RequestId, trusted_proxies: &[IpNet]) -> RequestSpan {
+    // `Router::layer` runs the stack after routing, so the matched route is known here; requests that
+    // matched no route (the 404 fallback) have none. The raw path is never logged: it can hold ids or
+    // personal data, and would make every URL its own series.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_span =
+        keel_ext_telemetry::request_span(request.method(), route, id.as_str(), request.headers());
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let client = ClientAddress::resolve(peer.ip(), request.headers(), trusted_proxies);
+        keel_ext_telemetry::record_client_address(&request_span.span, client.0);
+    }
+    request_span
+}
+
+/// The access line: one per request, when its response head is ready.
+fn access_line(response: &Response, latency: Duration, span: &tracing::Span) {
+    keel_ext_telemetry::record_status(span, response.status());
+    // The body's exact size when it is known up front (most responses); streamed bodies have none.
+    let bytes = response.body().size_hint().exact();
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        bytes,
+        "request finished"
+    );
+}
