@@ -339,13 +339,13 @@ mod tests {
             let (subscriber, telemetry) =
                 build(&settings("pretty", "info"), captured.clone(), colours).unwrap();
             tracing::subscriber::with_default(subscriber, || {
-                let span = request_span(
+                let request = request_span(
                     &http::Method::GET,
                     "/notes/{id}",
                     "0192ab3c-7d4e-7f00-8a1b-3f9a1c2e5d6f",
                     &HeaderMap::new(),
                 );
-                let _entered = span.enter();
+                let _entered = request.span.enter();
                 tracing::warn!(answer = 42, "computed");
                 tracing::info!(
                     status = 200_u16,
