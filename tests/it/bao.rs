@@ -172,6 +172,15 @@ impl Bao {
         )
     }
 
+    /// The PEM file of the CA that signed a TLS server's certificate.
+    pub(crate) fn ca_file(&self) -> PathBuf {
+        let certificates = self
+            ._certificates
+            .as_ref()
+            .expect("only a TLS server has a CA");
+        certificates.path().join("vault-ca.pem")
+    }
+
     /// Stops the server and waits until it has exited, so its port refuses connections.
     pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();

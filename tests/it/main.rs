@@ -26,12 +26,14 @@ mod justfile;
 mod limits;
 mod live_reload;
 mod metrics;
+mod moto;
 mod notes;
 mod process;
 #[cfg(unix)]
 mod raw_process;
 mod routes;
 mod shutdown;
+mod ssm;
 mod telemetry;
 mod tidy;
 mod troubleshooting;

@@ -1,5 +1,6 @@
 //! How keel reaches Vault: HTTPS verified against the public roots (an OpenBao dev server with a CA of its
-//! own is refused, which shows the rustls/ring path runs), and a server that never answers given up after
+//! own is refused, which shows the rustls/ring path runs) and, with `VAULT_CACERT`, against a private CA
+//! too (the same server is then reached, and a file that is no CA certificate is refused), and a server that never answers given up after
 //! `secrets.timeout_secs` (tried twice) or `secrets.startup_timeout_secs`.
 //!
 //! The TLS test runs when `TEST_BAO` names the `bao` binary; the time limits need no Vault and always run.
@@ -25,6 +26,31 @@ fn an_https_address_is_verified_and_a_certificate_from_an_unknown_ca_refused() {
         bao.addr
     );
     assert!(outcome.stderr.starts_with(&expected), "{}", outcome.stderr);
+
+    // Trusting the server's CA, keel reaches it: the handshake succeeds and Vault itself refuses the
+    // made-up token.
+    let ca_file = bao.ca_file().display().to_string();
+    let trusting = [vars[0], vars[1], ("VAULT_CACERT", ca_file.as_str())];
+    let outcome = run_keel(&["--env", "production", "show-config"], &trusting, None);
+    assert_eq!(outcome.code, EXIT_CONFIG, "{}", outcome.stderr);
+    let expected = format!(
+        "keel: configuration error: secret store vault (secret/keel/production at {}): the token may not read it (HTTP 403)",
+        bao.addr
+    );
+    assert!(outcome.stderr.starts_with(&expected), "{}", outcome.stderr);
+
+    // A file that holds no certificate is named, with what to give instead.
+    let not_a_ca = bao.folder.path().join("not-a-ca.pem");
+    std::fs::write(&not_a_ca, "not a certificate\n").unwrap();
+    let not_a_ca = not_a_ca.display().to_string();
+    let wrong = [vars[0], vars[1], ("VAULT_CACERT", not_a_ca.as_str())];
+    let outcome = run_keel(&["--env", "production", "show-config"], &wrong, None);
+    assert_eq!(outcome.code, EXIT_CONFIG, "{}", outcome.stderr);
+    let expected = format!(
+        "keel: configuration error: secret store vault (secret/keel/production at {}): cannot use the CA certificate {not_a_ca} (VAULT_CACERT, secrets.vault.cacert): it holds no CERTIFICATE block: give the PEM file of the CA that signed the server's certificate\n",
+        bao.addr
+    );
+    assert_eq!(outcome.stderr, expected);
 }
 
 #[test]
