@@ -34,6 +34,7 @@ mod raw_process;
 mod routes;
 mod shutdown;
 mod ssm;
+mod stores;
 mod telemetry;
 mod tidy;
 mod troubleshooting;

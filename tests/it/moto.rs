@@ -9,8 +9,9 @@
 //! `INITIAL_NO_AUTH_ACTION_COUNT`).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+
+use crate::stores;
 
 /// The region every test uses; moto accepts any.
 pub(crate) const REGION: &str = "us-east-1";
@@ -48,51 +49,27 @@ impl Moto {
 
     fn spawn(binary: &PathBuf, set_up_calls: Option<u32>) -> Moto {
         let folder = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::fs::File::create(folder.path().join("moto.log")).unwrap();
+        let port = stores::free_port();
         let mut command = Command::new(binary);
-        command
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("HOME", folder.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         if let Some(count) = set_up_calls {
             command.env("INITIAL_NO_AUTH_ACTION_COUNT", count.to_string());
         }
-        let child = command.spawn().unwrap_or_else(|error| {
-            panic!("TEST_MOTO={}: cannot start ({error})", binary.display())
-        });
+        let child = stores::spawn_server(command, folder.path(), "moto", "TEST_MOTO");
         let moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
             client: reqwest::blocking::Client::new(),
             folder,
         };
-        let started = Instant::now();
-        loop {
+        stores::wait_for_server(moto.folder.path(), "moto", || {
             let answer = moto
                 .client
                 .get(format!("{}/moto-api/", moto.endpoint))
                 .send();
-            if matches!(&answer, Ok(response) if response.status() == 200) {
-                break moto;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the moto server did not answer within 30 s; its log:\n{}",
-                moto.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.folder.path().join("moto.log")).unwrap_or_default()
+            matches!(&answer, Ok(response) if response.status() == 200)
+        });
+        moto
     }
 
     /// Writes a SecureString parameter (encrypted with the account's default SSM key).

@@ -8,9 +8,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Outcome, run_keel};
+use crate::helpers::Outcome;
 use crate::moto::{self, Moto, REGION};
-use crate::process::{KeelProcess, fresh_client};
+use crate::stores::{self, keel};
 use keel_server::{EXIT_CONFIG, EXIT_FAILURE, EXIT_SUCCESS};
 
 const SECRET_KEY: &str = "canary-ssm-secret-key-7d2f-0123456789abcdef";
@@ -47,20 +47,8 @@ fn variables(moto: &Moto, key_id: &str, key_secret: &str) -> Vec<(String, String
     .collect()
 }
 
-fn keel(args: &[&str], vars: &[(String, String)], extra: &[(&str, &str)]) -> Outcome {
-    let vars: Vec<(&str, &str)> = vars
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .chain(extra.iter().copied())
-        .collect();
-    run_keel(args, &vars, None)
-}
-
 fn assert_no_canary(outcome: &Outcome) {
-    for canary in [SECRET_KEY, ADMIN_TOKEN, ACCESS_KEY_SECRET] {
-        assert!(!outcome.stdout.contains(canary), "{}", outcome.stdout);
-        assert!(!outcome.stderr.contains(canary), "{}", outcome.stderr);
-    }
+    stores::assert_no_canary(outcome, &[SECRET_KEY, ADMIN_TOKEN, ACCESS_KEY_SECRET]);
 }
 
 const SHOW_ALL: [&str; 4] = ["show-config", "--all", "--explain", "--json"];
@@ -312,35 +300,10 @@ fn a_served_app_keeps_ssm_values_out_of_its_logs_and_ops_config() {
     let Some((_moto, vars)) = ssm_with(&["testing"]) else {
         return;
     };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let vars: Vec<(&str, &str)> = vars
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .chain([("APP_TELEMETRY__LOG_LEVEL", "debug")])
-            .collect();
-        let mut keel = KeelProcess::start(&vars).await;
-        let response = fresh_client()
-            .get(format!("{}/ops/config", keel.address))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            200,
-            "the admin token from SSM opens /ops"
-        );
-        let body = response.text().await.unwrap();
-        assert!(
-            body.contains("ssm:/keel/testing/security/admin_token"),
-            "{body}"
-        );
-        keel.stop_gracefully().await;
-        let logs = keel.logs().join("\n");
-        for canary in [SECRET_KEY, ADMIN_TOKEN, ACCESS_KEY_SECRET] {
-            assert!(!body.contains(canary), "{body}");
-            assert!(!logs.contains(canary), "{logs}");
-        }
-    });
+    stores::served_app_keeps_canaries_out(
+        &vars,
+        ADMIN_TOKEN,
+        "ssm:/keel/testing/security/admin_token",
+        &[SECRET_KEY, ADMIN_TOKEN, ACCESS_KEY_SECRET],
+    );
 }

@@ -10,8 +10,8 @@
 use serde_json::{Value, json};
 
 use crate::bao::{self, Bao};
-use crate::helpers::{Outcome, run_keel};
-use crate::process::{KeelProcess, fresh_client};
+use crate::helpers::Outcome;
+use crate::stores::{self, keel};
 use keel_server::{EXIT_CONFIG, EXIT_FAILURE, EXIT_SUCCESS};
 
 const SECRET_KEY: &str = "canary-vault-secret-key-5e1c-0123456789abcdef";
@@ -42,20 +42,8 @@ fn vault_with(environments: &[&str], readable: &str) -> Option<(Bao, Vec<(String
     Some((bao, vars))
 }
 
-fn keel(args: &[&str], vars: &[(String, String)], extra: &[(&str, &str)]) -> Outcome {
-    let vars: Vec<(&str, &str)> = vars
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .chain(extra.iter().copied())
-        .collect();
-    run_keel(args, &vars, None)
-}
-
 fn assert_no_canary(outcome: &Outcome) {
-    for canary in [SECRET_KEY, ADMIN_TOKEN] {
-        assert!(!outcome.stdout.contains(canary), "{}", outcome.stdout);
-        assert!(!outcome.stderr.contains(canary), "{}", outcome.stderr);
-    }
+    stores::assert_no_canary(outcome, &[SECRET_KEY, ADMIN_TOKEN]);
 }
 
 fn show_config(outcome: &Outcome) -> Value {
@@ -307,35 +295,10 @@ fn a_served_app_keeps_vault_values_out_of_its_logs_and_ops_config() {
     let Some((_bao, vars)) = vault_with(&["testing"], "keel/testing") else {
         return;
     };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let vars: Vec<(&str, &str)> = vars
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .chain([("APP_TELEMETRY__LOG_LEVEL", "debug")])
-            .collect();
-        let mut keel = KeelProcess::start(&vars).await;
-        let response = fresh_client()
-            .get(format!("{}/ops/config", keel.address))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            200,
-            "the admin token from Vault opens /ops"
-        );
-        let body = response.text().await.unwrap();
-        assert!(
-            body.contains("vault:secret/keel/testing#admin_token"),
-            "{body}"
-        );
-        keel.stop_gracefully().await;
-        let logs = keel.logs().join("\n");
-        for canary in [SECRET_KEY, ADMIN_TOKEN] {
-            assert!(!body.contains(canary), "{body}");
-            assert!(!logs.contains(canary), "{logs}");
-        }
-    });
+    stores::served_app_keeps_canaries_out(
+        &vars,
+        ADMIN_TOKEN,
+        "vault:secret/keel/testing#admin_token",
+        &[SECRET_KEY, ADMIN_TOKEN],
+    );
 }
