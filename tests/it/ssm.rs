@@ -89,30 +89,11 @@ fn secure_strings_land_in_their_keys_and_name_the_parameter_as_the_source() {
 
 #[test]
 fn ssm_beats_secret_files_and_loses_to_environment_variables() {
-    let Some((moto, vars)) = ssm_with(&["testing"]) else {
+    let Some((moto, mut vars)) = ssm_with(&["testing"]) else {
         return;
     };
-    let secrets = moto.folder.path().join("secrets");
-    std::fs::create_dir_all(&secrets).unwrap();
-    std::fs::write(
-        secrets.join("admin_token"),
-        "an-admin-token-from-a-file-0123456789",
-    )
-    .unwrap();
-    std::fs::write(
-        secrets.join("secret_key"),
-        "a-secret-key-from-a-file-0123456789",
-    )
-    .unwrap();
-    let secrets_dir = secrets.display().to_string();
-    let extra = [
-        ("APP_SECRETS_DIR", secrets_dir.as_str()),
-        (
-            "APP_SECURITY__ADMIN_TOKEN",
-            "an-admin-token-from-a-variable-0123456789",
-        ),
-    ];
-    let shown = show_config("testing", &vars, &extra);
+    vars.extend(stores::files_and_a_variable(moto.folder.path()));
+    let shown = show_config("testing", &vars, &[]);
     assert_eq!(
         shown["security.secret_key"]["source"],
         "ssm:/keel/testing/SECRET_KEY"

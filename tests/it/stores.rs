@@ -51,6 +51,31 @@ pub(crate) fn wait_for_server(folder: &Path, name: &str, ready: impl Fn() -> boo
     }
 }
 
+/// A secrets folder in `folder` holding `secret_key` and `admin_token` files, and the variables that
+/// point keel at it and set the admin token as a variable too: each store test shows the store's value
+/// beating the file (secret key) and losing to the variable (admin token).
+pub(crate) fn files_and_a_variable(folder: &Path) -> Vec<(String, String)> {
+    let secrets = folder.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(
+        secrets.join("admin_token"),
+        "an-admin-token-from-a-file-0123456789",
+    )
+    .unwrap();
+    std::fs::write(
+        secrets.join("secret_key"),
+        "a-secret-key-from-a-file-0123456789",
+    )
+    .unwrap();
+    vec![
+        ("APP_SECRETS_DIR".to_owned(), secrets.display().to_string()),
+        (
+            "APP_SECURITY__ADMIN_TOKEN".to_owned(),
+            "an-admin-token-from-a-variable-0123456789".to_owned(),
+        ),
+    ]
+}
+
 /// Runs keel in-process with a store's `vars` and then `extra` (which win).
 pub(crate) fn keel(args: &[&str], vars: &[(String, String)], extra: &[(&str, &str)]) -> Outcome {
     let vars: Vec<(&str, &str)> = vars

@@ -84,25 +84,10 @@ fn approle_reads_the_environments_secret_into_its_keys_and_names_each_field_as_t
 
 #[test]
 fn vault_beats_secret_files_and_loses_to_environment_variables() {
-    let Some((bao, vars)) = vault_with(&["testing"], "keel/testing") else {
+    let Some((bao, mut vars)) = vault_with(&["testing"], "keel/testing") else {
         return;
     };
-    let secrets = bao.folder.path().join("secrets");
-    std::fs::create_dir_all(&secrets).unwrap();
-    std::fs::write(secrets.join("admin_token"), "an-admin-token-from-a-file").unwrap();
-    std::fs::write(
-        secrets.join("secret_key"),
-        "a-secret-key-from-a-file-0123456789",
-    )
-    .unwrap();
-    let secrets_dir = secrets.display().to_string();
-    let extra = [
-        ("APP_SECRETS_DIR", secrets_dir.as_str()),
-        (
-            "APP_SECURITY__ADMIN_TOKEN",
-            "an-admin-token-from-a-variable-0123456789",
-        ),
-    ];
+    vars.extend(stores::files_and_a_variable(bao.folder.path()));
     let args = [
         "--env",
         "testing",
@@ -111,7 +96,7 @@ fn vault_beats_secret_files_and_loses_to_environment_variables() {
         "--explain",
         "--json",
     ];
-    let shown = show_config(&keel(&args, &vars, &extra));
+    let shown = show_config(&keel(&args, &vars, &[]));
     assert_eq!(
         shown["security.secret_key"]["source"],
         "vault:secret/keel/testing#secret_key"
