@@ -165,6 +165,12 @@ fn a_path_with_nothing_under_it_warns_and_starts() {
         location(&moto, "/keel/testing/")
     );
     assert!(outcome.stderr.contains(&expected), "{}", outcome.stderr);
+    let checked = keel(&["--env", "testing", "check"], &vars, &[]);
+    let line = format!(
+        "ok    secret store ssm: {}: reachable, signed in by access key (AWS_ACCESS_KEY_ID), but it holds nothing there\n",
+        location(&moto, "/keel/testing/")
+    );
+    assert!(checked.stdout.contains(&line), "{}", checked.stdout);
 }
 
 #[test]

@@ -84,6 +84,10 @@ pub(crate) fn report_lines(reports: &[StoreReport]) -> Vec<Result<String, String
         .map(|report| {
             let store = format!("secret store {}: {}", report.store, report.location);
             match &report.outcome {
+                Ok(read) if read.names.is_empty() => Ok(format!(
+                    "{store}: reachable, signed in by {}, but it holds nothing there",
+                    read.authenticated_by
+                )),
                 Ok(read) => Ok(format!(
                     "{store}: reachable, signed in by {}, {} key(s) read: {}",
                     read.authenticated_by,
