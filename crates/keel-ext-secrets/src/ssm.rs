@@ -56,9 +56,14 @@ pub(crate) async fn read(
     }
     let client = aws_sdk_ssm::Client::from_conf(config.build());
     let location = ssm.location();
+    // SSM takes the path without its trailing slash, except the root itself.
+    let path = match location.trim_end_matches('/') {
+        "" => "/",
+        path => path,
+    };
     let mut pages = client
         .get_parameters_by_path()
-        .path(location.trim_end_matches('/'))
+        .path(path)
         .recursive(true)
         .with_decryption(true)
         .into_paginator()
