@@ -24,7 +24,7 @@ test *ARGS:
 # Run every test against PostgreSQL, Redis, nginx and Chromium as CI does: the databases from compose.yaml's `test` profile (needs Docker).
 test-all:
     docker compose --profile test up -d --wait test-db test-redis
-    TEST_DATABASE_URL=postgres://postgres@127.0.0.1:${KEEL_TEST_POSTGRES_PORT:-5432}/postgres TEST_REDIS_URL=redis://127.0.0.1:${KEEL_TEST_REDIS_PORT:-6379} TEST_NGINX="$(command -v nginx || true)" TEST_CHROMEDRIVER="$(command -v chromedriver || true)" TEST_PROMETHEUS="$(command -v prometheus || true)" TEST_BAO="$(command -v bao || true)" cargo test
+    TEST_DATABASE_URL=postgres://postgres@127.0.0.1:${KEEL_TEST_POSTGRES_PORT:-5432}/postgres TEST_REDIS_URL=redis://127.0.0.1:${KEEL_TEST_REDIS_PORT:-6379} TEST_NGINX="$(command -v nginx || true)" TEST_CHROMEDRIVER="$(command -v chromedriver || true)" TEST_PROMETHEUS="$(command -v prometheus || true)" TEST_BAO="$(command -v bao || true)" TEST_MOTO="$(command -v moto_server || true)" cargo test
 
 # Check formatting and lints as CI does.
 lint:

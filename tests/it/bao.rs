@@ -3,10 +3,11 @@
 //! API with the root token, and stopped when dropped.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
 use serde_json::{Value, json};
+
+use crate::stores;
 
 /// The dev server's root token: only the tests' set-up uses it, never keel.
 const ROOT_TOKEN: &str = "keel-tests-root";
@@ -61,28 +62,17 @@ impl Bao {
 
     fn spawn(binary: &PathBuf, extra: &[String]) -> Bao {
         let folder = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::fs::File::create(folder.path().join("bao.log")).unwrap();
-        let child = Command::new(binary)
+        let port = stores::free_port();
+        let mut command = Command::new(binary);
+        command
             .args([
                 "server",
                 "-dev",
                 &format!("-dev-root-token-id={ROOT_TOKEN}"),
                 &format!("-dev-listen-address=127.0.0.1:{port}"),
             ])
-            .args(extra)
-            .env("HOME", folder.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!("TEST_BAO={}: cannot start ({error})", binary.display())
-            });
+            .args(extra);
+        let child = stores::spawn_server(command, folder.path(), "bao", "TEST_BAO");
         Bao {
             child,
             addr: format!("http://127.0.0.1:{port}"),
@@ -94,19 +84,7 @@ impl Bao {
 
     /// Polls `ready` until it holds; fails the test after 30 s, showing the server's log.
     fn wait_until(&self, ready: impl Fn(&Bao) -> bool) {
-        let started = Instant::now();
-        while !ready(self) {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the bao dev server did not answer within 30 s; its log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.folder.path().join("bao.log")).unwrap_or_default()
+        stores::wait_for_server(self.folder.path(), "bao", || ready(self));
     }
 
     /// Calls the API as root; fails the test on any status but 200 and 204.
@@ -170,6 +148,15 @@ impl Bao {
             text(&role["data"]["role_id"]),
             text(&secret["data"]["secret_id"]),
         )
+    }
+
+    /// The PEM file of the CA that signed a TLS server's certificate.
+    pub(crate) fn ca_file(&self) -> PathBuf {
+        let certificates = self
+            ._certificates
+            .as_ref()
+            .expect("only a TLS server has a CA");
+        certificates.path().join("vault-ca.pem")
     }
 
     /// Stops the server and waits until it has exited, so its port refuses connections.

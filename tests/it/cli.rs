@@ -375,7 +375,7 @@ fn a_canary_secret_never_reaches_any_output() {
 fn check_reports_the_database_and_fails_when_it_is_unreachable() {
     let outcome = keel(&["check"], &[("PORT", "0")]);
     assert_eq!(outcome.code, EXIT_SUCCESS, "{}", outcome.stderr);
-    assert!(outcome.stdout.starts_with("ok    configuration: valid for development (0 warnings)\nok    secret stores: none configured (secrets.vault.addr, or VAULT_ADDR, is not set)\nok    listen address: 127.0.0.1:0 is free to listen on\nok    database: sqlite://<instance>/keel-development.sqlite3?mode=rwc answers; "), "{}", outcome.stdout);
+    assert!(outcome.stdout.starts_with("ok    configuration: valid for development (0 warnings)\nok    secret stores: none configured (secrets.ssm.enabled is false, and secrets.vault.addr, or VAULT_ADDR, is not set)\nok    listen address: 127.0.0.1:0 is free to listen on\nok    database: sqlite://<instance>/keel-development.sqlite3?mode=rwc answers; "), "{}", outcome.stdout);
 
     let outcome = keel(
         &["check"],

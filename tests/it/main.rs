@@ -26,12 +26,15 @@ mod justfile;
 mod limits;
 mod live_reload;
 mod metrics;
+mod moto;
 mod notes;
 mod process;
 #[cfg(unix)]
 mod raw_process;
 mod routes;
 mod shutdown;
+mod ssm;
+mod stores;
 mod telemetry;
 mod tidy;
 mod troubleshooting;

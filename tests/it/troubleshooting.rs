@@ -97,6 +97,29 @@ fn check(heading: &str) -> Check {
         "Redis unavailable when announcing a change (log)" => {
             Check::InSourceOf(&["keel-ext-flags"])
         }
+        "SSM enabled without a region" => show_config(&[("APP_SECRETS__SSM__ENABLED", "true")]),
+        "SSM endpoint unreachable" => {
+            let endpoint = format!("http://{}", closed_address());
+            production_with_a_store(&[
+                ("APP_SECRETS__SSM__ENABLED", "true"),
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_ENDPOINT_URL_SSM", &endpoint),
+                ("AWS_ACCESS_KEY_ID", "AKIAKEELTROUBLESHOOT"),
+                ("AWS_SECRET_ACCESS_KEY", "a-dummy-secret-access-key"),
+            ])
+        }
+        "Vault unreachable" => {
+            let addr = format!("http://{}", closed_address());
+            production_with_a_store(&[("VAULT_ADDR", &addr), ("VAULT_TOKEN", "a-dummy-token")])
+        }
+        // These need a store that answers in a particular way: tests/it/ssm.rs and tests/it/vault.rs
+        // produce each against a real server when TEST_MOTO and TEST_BAO are set.
+        "SSM access denied"
+        | "SSM credentials refused"
+        | "Vault login refused"
+        | "Vault path denied"
+        | "Vault secret missing" => Check::InSourceOf(&["keel-ext-secrets"]),
+        "A store that holds nothing there" => Check::InSourceOf(&["keel-server"]),
         other => panic!(
             "docs/troubleshooting.md has a message under {other:?} that this test does not check: add it to `check`"
         ),
@@ -226,6 +249,11 @@ fn matches_pattern(pattern: &str, line: &str) -> bool {
 
 fn show_config(vars: &[(&str, &str)]) -> Check {
     Check::Produced(run_keel(&["show-config"], vars, None).stderr)
+}
+
+/// `show-config` in production with a secret store that cannot be read.
+fn production_with_a_store(vars: &[(&str, &str)]) -> Check {
+    Check::Produced(run_keel(&["--env", "production", "show-config"], vars, None).stderr)
 }
 
 /// An address where nothing listens: a port that was free a moment ago.

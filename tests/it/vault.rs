@@ -10,8 +10,8 @@
 use serde_json::{Value, json};
 
 use crate::bao::{self, Bao};
-use crate::helpers::{Outcome, run_keel};
-use crate::process::{KeelProcess, fresh_client};
+use crate::helpers::Outcome;
+use crate::stores::{self, keel};
 use keel_server::{EXIT_CONFIG, EXIT_FAILURE, EXIT_SUCCESS};
 
 const SECRET_KEY: &str = "canary-vault-secret-key-5e1c-0123456789abcdef";
@@ -42,20 +42,8 @@ fn vault_with(environments: &[&str], readable: &str) -> Option<(Bao, Vec<(String
     Some((bao, vars))
 }
 
-fn keel(args: &[&str], vars: &[(String, String)], extra: &[(&str, &str)]) -> Outcome {
-    let vars: Vec<(&str, &str)> = vars
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .chain(extra.iter().copied())
-        .collect();
-    run_keel(args, &vars, None)
-}
-
 fn assert_no_canary(outcome: &Outcome) {
-    for canary in [SECRET_KEY, ADMIN_TOKEN] {
-        assert!(!outcome.stdout.contains(canary), "{}", outcome.stdout);
-        assert!(!outcome.stderr.contains(canary), "{}", outcome.stderr);
-    }
+    stores::assert_no_canary(outcome, &[SECRET_KEY, ADMIN_TOKEN]);
 }
 
 fn show_config(outcome: &Outcome) -> Value {
@@ -96,25 +84,10 @@ fn approle_reads_the_environments_secret_into_its_keys_and_names_each_field_as_t
 
 #[test]
 fn vault_beats_secret_files_and_loses_to_environment_variables() {
-    let Some((bao, vars)) = vault_with(&["testing"], "keel/testing") else {
+    let Some((bao, mut vars)) = vault_with(&["testing"], "keel/testing") else {
         return;
     };
-    let secrets = bao.folder.path().join("secrets");
-    std::fs::create_dir_all(&secrets).unwrap();
-    std::fs::write(secrets.join("admin_token"), "an-admin-token-from-a-file").unwrap();
-    std::fs::write(
-        secrets.join("secret_key"),
-        "a-secret-key-from-a-file-0123456789",
-    )
-    .unwrap();
-    let secrets_dir = secrets.display().to_string();
-    let extra = [
-        ("APP_SECRETS_DIR", secrets_dir.as_str()),
-        (
-            "APP_SECURITY__ADMIN_TOKEN",
-            "an-admin-token-from-a-variable-0123456789",
-        ),
-    ];
+    vars.extend(stores::files_and_a_variable(bao.folder.path()));
     let args = [
         "--env",
         "testing",
@@ -123,7 +96,7 @@ fn vault_beats_secret_files_and_loses_to_environment_variables() {
         "--explain",
         "--json",
     ];
-    let shown = show_config(&keel(&args, &vars, &extra));
+    let shown = show_config(&keel(&args, &vars, &[]));
     assert_eq!(
         shown["security.secret_key"]["source"],
         "vault:secret/keel/testing#secret_key"
@@ -307,35 +280,10 @@ fn a_served_app_keeps_vault_values_out_of_its_logs_and_ops_config() {
     let Some((_bao, vars)) = vault_with(&["testing"], "keel/testing") else {
         return;
     };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let vars: Vec<(&str, &str)> = vars
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .chain([("APP_TELEMETRY__LOG_LEVEL", "debug")])
-            .collect();
-        let mut keel = KeelProcess::start(&vars).await;
-        let response = fresh_client()
-            .get(format!("{}/ops/config", keel.address))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            200,
-            "the admin token from Vault opens /ops"
-        );
-        let body = response.text().await.unwrap();
-        assert!(
-            body.contains("vault:secret/keel/testing#admin_token"),
-            "{body}"
-        );
-        keel.stop_gracefully().await;
-        let logs = keel.logs().join("\n");
-        for canary in [SECRET_KEY, ADMIN_TOKEN] {
-            assert!(!body.contains(canary), "{body}");
-            assert!(!logs.contains(canary), "{logs}");
-        }
-    });
+    stores::served_app_keeps_canaries_out(
+        &vars,
+        ADMIN_TOKEN,
+        "vault:secret/keel/testing#admin_token",
+        &[SECRET_KEY, ADMIN_TOKEN],
+    );
 }

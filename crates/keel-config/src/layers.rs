@@ -13,7 +13,7 @@ use crate::vars::{Override, Vars};
 
 /// Conventional variable names that platforms and tools set, and the key each one feeds. A keel variable
 /// (`APP_…`) for the same key wins over these.
-pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 22] = [
+pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 30] = [
     ("DATABASE_URL", "database.url"),
     ("DATABASE_PASSWORD", "database.password"),
     ("REDIS_URL", "redis.url"),
@@ -29,6 +29,16 @@ pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 22] = [
     ("VAULT_ROLE_ID", "secrets.vault.role_id"),
     ("VAULT_SECRET_ID", "secrets.vault.secret_id"),
     ("VAULT_TOKEN", "secrets.vault.token"),
+    ("VAULT_CACERT", "secrets.vault.cacert"),
+    // The AWS SDK's standard variables, for the SSM Parameter Store. Variables are taken in name order,
+    // so the more specific AWS_REGION and AWS_ENDPOINT_URL_SSM win, as they do in the SDK.
+    ("AWS_DEFAULT_REGION", "secrets.ssm.region"),
+    ("AWS_REGION", "secrets.ssm.region"),
+    ("AWS_ENDPOINT_URL", "secrets.ssm.endpoint_url"),
+    ("AWS_ENDPOINT_URL_SSM", "secrets.ssm.endpoint_url"),
+    ("AWS_ACCESS_KEY_ID", "secrets.ssm.access_key_id"),
+    ("AWS_SECRET_ACCESS_KEY", "secrets.ssm.secret_access_key"),
+    ("AWS_SESSION_TOKEN", "secrets.ssm.session_token"),
     ("OTEL_TRACES_SAMPLER", "telemetry.traces_sampler"),
     ("OTEL_SERVICE_NAME", "telemetry.service_name"),
     ("OTEL_RESOURCE_ATTRIBUTES", "telemetry.resource_attributes"),

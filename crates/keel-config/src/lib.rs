@@ -34,7 +34,7 @@ pub use crate::settings::{
     OtlpProtocol, RedisSettings, STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings,
     Settings, StaticFilesSettings, TelemetrySettings, TracesSampler, UrlScheme,
 };
-pub use crate::store_settings::{SecretsSettings, StoreEntry, VaultSettings};
+pub use crate::store_settings::{SecretsSettings, SsmSettings, StoreEntry, VaultSettings};
 pub use crate::stores::Preloaded;
 pub use crate::vars::{Override, Vars};
 pub use crate::view::{COMMON_KEYS, Entry, entries_to_json};

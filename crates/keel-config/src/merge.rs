@@ -190,7 +190,8 @@ fn profile_text(environment: Environment) -> &'static str {
 
 /// Defaults that depend on the environment, the instance folder and the app's name, so no file can spell
 /// them out: the SQLite file `<instance>/<name>-<environment>.sqlite3`, the Redis channel
-/// `<name>:flags` and the Vault path `<name>/<environment>` (the name as [`crate::name_token`] writes it).
+/// `<name>:flags`, the Vault path `<name>/<environment>` and the SSM path `/<name>/<environment>/` (the name
+/// as [`crate::name_token`] writes it).
 fn derived_defaults(environment: Environment, instance_dir: &Path, name: &str) -> Layer {
     let token = crate::settings::name_token(name);
     let database_file = instance_dir.join(format!("{token}-{environment}.sqlite3"));
@@ -208,6 +209,11 @@ fn derived_defaults(environment: Environment, instance_dir: &Path, name: &str) -
         "secrets.vault.path",
         ValueKind::String(format!("{token}/{environment}")),
         "built-in default (app.name/environment)".to_owned(),
+    );
+    layer.set(
+        "secrets.ssm.path",
+        ValueKind::String(format!("/{token}/{environment}/")),
+        "built-in default (/app.name/environment/)".to_owned(),
     );
     layer
 }

@@ -20,7 +20,40 @@ pub struct SecretsSettings {
     /// How long reading every store may take at start-up, retries included.
     #[serde(rename = "startup_timeout_secs", with = "crate::kinds::seconds")]
     pub startup_timeout: Duration,
+    pub ssm: SsmSettings,
     pub vault: VaultSettings,
+}
+
+/// AWS Systems Manager Parameter Store: every parameter under one path per environment, read recursively
+/// and decrypted. Region, endpoint and credentials come from the standard AWS variables (see
+/// docs/secrets.md for exactly what is read from where).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsmSettings {
+    /// Whether the Parameter Store is read (`APP_SECRETS__SSM__ENABLED=true`).
+    pub enabled: bool,
+    /// The path whose parameters are read; by default `/<app.name>/<environment>/`.
+    pub path: String,
+    /// The AWS region (`AWS_REGION`, or `AWS_DEFAULT_REGION`); needed when SSM is enabled. ECS and EKS
+    /// set `AWS_REGION` in every container.
+    pub region: Option<String>,
+    /// An endpoint instead of AWS's own (`AWS_ENDPOINT_URL_SSM`, or `AWS_ENDPOINT_URL`), for a local
+    /// stand-in such as moto.
+    pub endpoint_url: Option<String>,
+    /// A static access key (`AWS_ACCESS_KEY_ID`). Unset: the SDK's credential chain (web identity,
+    /// the ECS task role, the shared files' profile, the instance profile).
+    pub access_key_id: Option<Secret>,
+    /// The access key's secret (`AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key: Option<Secret>,
+    /// A session token for temporary credentials (`AWS_SESSION_TOKEN`).
+    pub session_token: Option<Secret>,
+}
+
+impl SsmSettings {
+    /// The path with one trailing slash: `/keel/production/`, as provenance and messages show it.
+    pub fn location(&self) -> String {
+        format!("{}/", self.path.trim_end_matches('/'))
+    }
 }
 
 /// HashiCorp Vault (or OpenBao): one KV version 2 secret per environment, read after an AppRole login.
@@ -44,6 +77,9 @@ pub struct VaultSettings {
     pub token: Option<Secret>,
     /// Vault Enterprise namespace (`VAULT_NAMESPACE`), sent as `X-Vault-Namespace`.
     pub namespace: Option<String>,
+    /// A PEM file of the private CA that signed Vault's certificate (`VAULT_CACERT`), trusted besides
+    /// the public roots.
+    pub cacert: Option<String>,
 }
 
 impl VaultSettings {
@@ -60,9 +96,11 @@ impl VaultSettings {
 /// One value read from a secret store, as the binary hands it to the loader.
 #[derive(Debug, Clone)]
 pub struct StoreEntry {
-    /// The store's name for it: a Vault field (`secret_key`, `security.admin_token`).
+    /// The store's name for it: a Vault field (`secret_key`, `security.admin_token`), or a parameter's
+    /// name below the SSM path, `/` read as `.` (`SECRET_KEY`, `security.admin_token`).
     pub name: String,
     pub value: Secret,
-    /// Where it was read, shown as its provenance: `vault:secret/keel/production#secret_key`.
+    /// Where it was read, shown as its provenance: `vault:secret/keel/production#secret_key`,
+    /// `ssm:/keel/production/SECRET_KEY`.
     pub origin: String,
 }

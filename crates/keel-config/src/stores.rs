@@ -12,7 +12,7 @@ use crate::bounds;
 use crate::error::Problem;
 use crate::layers::{Findings, Layer, SECRET_FILES};
 use crate::settings::{AppSettings, ServerSettings};
-use crate::store_settings::{SecretsSettings, StoreEntry};
+use crate::store_settings::{SecretsSettings, SsmSettings, StoreEntry};
 use crate::validate::{Context, Section};
 
 /// The settings the binary needs before the whole load: enough to read the secret stores (and, for
@@ -77,8 +77,62 @@ impl Section for SecretsSettings {
                 ));
             }
         }
+        problems.extend(ssm_problems(&self.ssm));
         problems
     }
+}
+
+fn ssm_problems(ssm: &SsmSettings) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if ssm.enabled && ssm.region.is_none() {
+        problems.push((
+            "secrets.ssm.region",
+            "SSM is enabled but no region is set: set AWS_REGION (or secrets.ssm.region), e.g. eu-west-1".to_owned(),
+        ));
+    }
+    let path = &ssm.path;
+    if !path.starts_with('/') || !path.chars().all(is_path_character) || path.contains("//") {
+        problems.push((
+            "secrets.ssm.path",
+            format!(
+                "{path:?} must be a parameter path that starts with / and holds letters, digits, -, _, . and /, such as /keel/production/"
+            ),
+        ));
+    }
+    if let Some(endpoint) = &ssm.endpoint_url {
+        match url::Url::parse(endpoint) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+            _ => problems.push((
+                "secrets.ssm.endpoint_url",
+                format!(
+                    "{endpoint:?} is not an http(s) URL: write e.g. http://127.0.0.1:5000, or unset AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL"
+                ),
+            )),
+        }
+    }
+    if let Some(region) = &ssm.region
+        && (region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+    {
+        problems.push((
+            "secrets.ssm.region",
+            format!("{region:?} is not an AWS region name: write e.g. eu-west-1 (AWS_REGION)"),
+        ));
+    }
+    match (&ssm.access_key_id, &ssm.secret_access_key) {
+        (Some(_), None) | (None, Some(_)) => problems.push((
+            "secrets.ssm.access_key_id",
+            "an access key needs both halves: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither to use the AWS credential chain".to_owned(),
+        )),
+        (None, None) if ssm.session_token.is_some() => problems.push((
+            "secrets.ssm.session_token",
+            "a session token goes with an access key: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY too, or unset AWS_SESSION_TOKEN".to_owned(),
+        )),
+        _ => {}
+    }
+    problems
 }
 
 /// Characters a Vault path may hold in keel's settings: none that would need escaping in a URL.
@@ -158,7 +212,7 @@ pub(crate) fn missing_required(
         .iter()
         .filter(|key| stores.origin_of(key).is_none())
     {
-        let message = "is listed in secrets.required but no secret store gave it: add it to the store (Vault field named after the key, e.g. secret_key), or remove it from the list";
+        let message = "is listed in secrets.required but no secret store gave it: add it to the store (a Vault field or an SSM parameter named after the key, e.g. secret_key), or remove it from the list";
         if context.environment.is_local() {
             findings.warnings.push(format!("{key} {message}"));
         } else {

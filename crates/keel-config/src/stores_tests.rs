@@ -193,3 +193,57 @@ fn vault_is_configured_by_its_own_variables_with_the_path_from_the_name_and_envi
         assert!(message.starts_with(expected), "{message}");
     }
 }
+
+#[test]
+fn ssm_is_configured_by_the_aws_variables_with_the_path_from_the_name_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("APP_SECRETS__SSM__ENABLED", "true"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ("AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:5000"),
+        ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", CANARY),
+        ("APP_APP__NAME", "My Shop"),
+    ];
+    let preloaded = preload(&options("production", Vec::new(), &vars, dir.path())).unwrap();
+    let ssm = &preloaded.secrets.ssm;
+    assert!(ssm.enabled);
+    // The more specific variable wins, as in the AWS SDK.
+    assert_eq!(ssm.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(ssm.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
+    assert_eq!(ssm.secret_access_key.as_ref().unwrap().expose(), CANARY);
+    assert_eq!(ssm.location(), "/my-shop/production/");
+
+    // (variables, the problem)
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[("APP_SECRETS__SSM__ENABLED", "true")],
+            "SSM is enabled but no region is set: set AWS_REGION",
+        ),
+        (
+            &[("AWS_REGION", "Europe")],
+            "secrets.ssm.region (set by environment variable AWS_REGION): \"Europe\" is not an AWS region name",
+        ),
+        (
+            &[("AWS_ENDPOINT_URL_SSM", "localhost:5000")],
+            "secrets.ssm.endpoint_url (set by environment variable AWS_ENDPOINT_URL_SSM): \"localhost:5000\" is not an http(s) URL",
+        ),
+        (
+            &[("AWS_SECRET_ACCESS_KEY", CANARY)],
+            "an access key needs both halves: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        ),
+        (
+            &[("APP_SECRETS__SSM__PATH", "keel/production")],
+            "secrets.ssm.path (set by environment variable APP_SECRETS__SSM__PATH): \"keel/production\" must be a parameter path that starts with /",
+        ),
+    ];
+    for (vars, expected) in cases {
+        let message = preload(&options("testing", Vec::new(), vars, dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(expected), "{message}");
+        assert!(!message.contains(CANARY), "{message}");
+    }
+}

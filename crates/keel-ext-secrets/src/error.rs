@@ -31,6 +31,10 @@ pub enum Error {
         "{call} cannot be sent: a value keel was given (a token, the namespace) holds a character HTTP headers cannot carry, such as a newline"
     )]
     InvalidHeader { call: &'static str },
+    #[error(
+        "cannot use the CA certificate {path} (VAULT_CACERT, secrets.vault.cacert): {cause}: give the PEM file of the CA that signed the server's certificate"
+    )]
+    CaCertificate { path: String, cause: String },
     #[error("the server answered HTTP {status} to {call}: check its log")]
     Status { call: &'static str, status: u16 },
     #[error("the server's answer to {call} is not what Vault sends ({what})")]
@@ -39,6 +43,20 @@ pub enum Error {
         "reading took longer than {secs} s (secrets.startup_timeout_secs): check the server, or raise it"
     )]
     Deadline { secs: u64 },
+    #[error(
+        "access denied ({code}): allow ssm:GetParametersByPath on the parameters under {path} (arn:aws:ssm:REGION:ACCOUNT:parameter{path}*) and kms:Decrypt on their key"
+    )]
+    SsmDenied { code: String, path: String },
+    #[error(
+        "AWS refused the credentials ({code}): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or the role keel runs with"
+    )]
+    SsmSignInRefused { code: String },
+    #[error("SSM refused the read ({code}, HTTP {status}): check the path and the region")]
+    SsmRefused { code: String, status: u16 },
+    #[error(
+        "the request was not sent ({cause}): without AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY keel uses the AWS credential chain; give the process a role or set the key"
+    )]
+    SsmNotSent { cause: String },
 }
 
 impl Error {
@@ -53,7 +71,12 @@ impl Error {
             | Error::Denied { .. }
             | Error::Missing { .. }
             | Error::Unexpected { .. }
-            | Error::Deadline { .. } => false,
+            | Error::Deadline { .. }
+            | Error::CaCertificate { .. }
+            | Error::SsmDenied { .. }
+            | Error::SsmSignInRefused { .. }
+            | Error::SsmRefused { .. }
+            | Error::SsmNotSent { .. } => false,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! One HTTP/1.1 exchange with a store's server: a fresh connection (TLS for `https`, with rustls on the
-//! ring provider and the webpki roots), one request, the whole answer, each call bounded by a timeout
+//! ring provider and the webpki roots, plus a private CA when one is given), one request, the whole answer, each call bounded by a timeout
 //! and tried once more when it failed in a way that trying again may fix.
 //!
 //! A store is read a few times per start, so a pooled client buys nothing; hyper's connection half
@@ -16,7 +16,9 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, pki_types::ServerName};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 use crate::error::Error;
 
@@ -30,14 +32,32 @@ pub(crate) struct Call<'a> {
     pub(crate) body: Option<Vec<u8>>,
 }
 
-/// Sends `call` to `addr`; a transient failure is tried once more. Each try is bounded by `timeout`.
+/// A server to call: its address and the TLS configuration that verifies it.
+pub(crate) struct Server<'a> {
+    addr: &'a str,
+    tls: Arc<ClientConfig>,
+}
+
+impl<'a> Server<'a> {
+    /// `addr`, verified against the webpki roots plus, when `cacert` names a PEM file, the CA
+    /// certificates in it (a private CA, `VAULT_CACERT`).
+    pub(crate) fn new(addr: &'a str, cacert: Option<&str>) -> Result<Server<'a>, Error> {
+        let tls = match cacert {
+            None => public_roots_config()?,
+            Some(path) => with_private_ca(path)?,
+        };
+        Ok(Server { addr, tls })
+    }
+}
+
+/// Sends `call` to `server`; a transient failure is tried once more. Each try is bounded by `timeout`.
 pub(crate) async fn send(
-    addr: &str,
+    server: &Server<'_>,
     call: &Call<'_>,
     timeout: Duration,
 ) -> Result<(StatusCode, Bytes), Error> {
-    match attempt(addr, call, timeout).await {
-        Err(error) if error.is_transient() => attempt(addr, call, timeout).await,
+    match attempt(server, call, timeout).await {
+        Err(error) if error.is_transient() => attempt(server, call, timeout).await,
         answer => answer,
     }
 }
@@ -53,11 +73,11 @@ pub(crate) fn shown_origin(addr: &str) -> String {
 }
 
 async fn attempt(
-    addr: &str,
+    server: &Server<'_>,
     call: &Call<'_>,
     timeout: Duration,
 ) -> Result<(StatusCode, Bytes), Error> {
-    let answer = tokio::time::timeout(timeout, exchange(addr, call)).await;
+    let answer = tokio::time::timeout(timeout, exchange(server, call)).await;
     match answer {
         Ok(Ok((status, _))) if status.is_server_error() => Err(Error::Status {
             call: call.name,
@@ -70,10 +90,10 @@ async fn attempt(
     }
 }
 
-async fn exchange(addr: &str, call: &Call<'_>) -> Result<(StatusCode, Bytes), Error> {
+async fn exchange(server: &Server<'_>, call: &Call<'_>) -> Result<(StatusCode, Bytes), Error> {
     let unreachable = |cause: String| Error::Unreachable { cause };
     // The settings loader checked that the address is an http(s) URL with a host.
-    let url = url::Url::parse(addr).map_err(|error| unreachable(error.to_string()))?;
+    let url = url::Url::parse(server.addr).map_err(|error| unreachable(error.to_string()))?;
     let host = url
         .host_str()
         .ok_or_else(|| unreachable("the address has no host".to_owned()))?
@@ -89,7 +109,7 @@ async fn exchange(addr: &str, call: &Call<'_>) -> Result<(StatusCode, Bytes), Er
     if url.scheme() == "https" {
         let name = ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
             .map_err(|error| unreachable(format!("{host} is not a TLS server name ({error})")))?;
-        let tls = TlsConnector::from(tls_config()?)
+        let tls = TlsConnector::from(Arc::clone(&server.tls))
             .connect(name, tcp)
             .await
             .map_err(|error| unreachable(format!("TLS: {error}")))?;
@@ -147,24 +167,48 @@ where
 }
 
 /// rustls on the ring provider, trusting the webpki roots, built once.
-fn tls_config() -> Result<Arc<ClientConfig>, Error> {
+fn public_roots_config() -> Result<Arc<ClientConfig>, Error> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
     CONFIG
-        .get_or_init(|| {
-            let roots = RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map(|builder| {
-                    Arc::new(builder.with_root_certificates(roots).with_no_client_auth())
-                })
-                .map_err(|error| error.to_string())
-        })
+        .get_or_init(|| config_trusting(webpki_roots()).map_err(|error| error.to_string()))
         .clone()
         .map_err(|cause| Error::Unreachable {
             cause: format!("TLS set-up: {cause}"),
         })
+}
+
+/// [`public_roots_config`] plus the CA certificates of the PEM file at `path`.
+fn with_private_ca(path: &str) -> Result<Arc<ClientConfig>, Error> {
+    let unusable = |cause: String| Error::CaCertificate {
+        path: path.to_owned(),
+        cause,
+    };
+    let pem = std::fs::read(path).map_err(|error| unusable(error.to_string()))?;
+    let mut roots = webpki_roots();
+    let mut added = 0;
+    for certificate in CertificateDer::pem_slice_iter(&pem) {
+        let certificate = certificate.map_err(|error| unusable(format!("not PEM ({error})")))?;
+        roots
+            .add(certificate)
+            .map_err(|error| unusable(format!("not a CA certificate ({error})")))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(unusable("it holds no CERTIFICATE block".to_owned()));
+    }
+    config_trusting(roots).map_err(|error| unusable(error.to_string()))
+}
+
+fn webpki_roots() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+fn config_trusting(roots: RootCertStore) -> Result<Arc<ClientConfig>, rustls::Error> {
+    ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|builder| Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use keel_config::{Secret, StoreEntry, VaultSettings};
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::transport::{self, Call};
+use crate::transport::{self, Call, Server};
 
 /// How keel signs in with a token given to it.
 const BY_TOKEN: &str = "token (VAULT_TOKEN)";
@@ -23,20 +23,21 @@ pub(crate) async fn read(
     vault: &VaultSettings,
     timeout: Duration,
 ) -> Result<(&'static str, Vec<StoreEntry>), Error> {
+    let server = &Server::new(addr, vault.cacert.as_deref())?;
     let (token, authenticated_by) = match (&vault.token, &vault.role_id, &vault.secret_id) {
         (Some(token), _, _) => (token.clone(), BY_TOKEN),
         (None, Some(role_id), Some(secret_id)) => (
-            login(addr, vault, role_id, secret_id, timeout).await?,
+            login(server, vault, role_id, secret_id, timeout).await?,
             BY_APPROLE,
         ),
         // The settings loader refuses an address without credentials; this only repeats it.
         _ => return Err(Error::NoCredentials),
     };
-    let read = read_secret(addr, vault, &token, timeout).await;
+    let read = read_secret(server, vault, &token, timeout).await;
     if authenticated_by == BY_APPROLE {
         // Best effort: the token expires by itself (its TTL is the role's), so a failed revocation is
         // not a reason to fail the start.
-        let _ = revoke(addr, vault, &token, timeout).await;
+        let _ = revoke(server, vault, &token, timeout).await;
     }
     read.map(|entries| (authenticated_by, entries))
 }
@@ -52,7 +53,7 @@ struct LoginAuth {
 }
 
 async fn login(
-    addr: &str,
+    server: &Server<'_>,
     vault: &VaultSettings,
     role_id: &Secret,
     secret_id: &Secret,
@@ -69,7 +70,7 @@ async fn login(
         headers: namespace_header(vault),
         body: Some(body.to_string().into_bytes()),
     };
-    let (status, answer) = transport::send(addr, &call, timeout).await?;
+    let (status, answer) = transport::send(server, &call, timeout).await?;
     match status {
         StatusCode::OK => {
             let answer: LoginAnswer = parse(call.name, &answer)?;
@@ -106,7 +107,7 @@ struct ReadData {
 }
 
 async fn read_secret(
-    addr: &str,
+    server: &Server<'_>,
     vault: &VaultSettings,
     token: &Secret,
     timeout: Duration,
@@ -122,7 +123,7 @@ async fn read_secret(
         headers,
         body: None,
     };
-    let (status, answer) = transport::send(addr, &call, timeout).await?;
+    let (status, answer) = transport::send(server, &call, timeout).await?;
     match status {
         StatusCode::OK => {}
         StatusCode::FORBIDDEN => {
@@ -171,7 +172,7 @@ async fn read_secret(
 }
 
 async fn revoke(
-    addr: &str,
+    server: &Server<'_>,
     vault: &VaultSettings,
     token: &Secret,
     timeout: Duration,
@@ -185,7 +186,7 @@ async fn revoke(
         headers,
         body: None,
     };
-    transport::send(addr, &call, timeout).await.map(|_| ())
+    transport::send(server, &call, timeout).await.map(|_| ())
 }
 
 fn namespace_header(vault: &VaultSettings) -> Vec<(&'static str, &str)> {

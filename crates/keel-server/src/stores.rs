@@ -2,6 +2,10 @@
 //! for a store that cannot be read: development and testing warn and go on without its values; staging
 //! and production refuse to start (exit 78) naming the store, the path and the cause.
 //!
+//! A store that was read but gave nothing (an SSM path with no parameter under it) only warns, in every
+//! environment: an empty path is a valid answer, and `secrets.required` is how a deployment says which
+//! keys must come from a store.
+//!
 //! `keel check` goes on past a store that cannot be read, so it can report it next to every other check.
 
 use keel_config::{LoadOptions, Loaded};
@@ -55,6 +59,15 @@ pub(crate) fn load(
                 .map(|failure| format!("{failure}; going on without its values")),
         );
     }
+    loaded.warnings.extend(outcome.reports.iter().filter_map(|report| {
+        let read = report.outcome.as_ref().ok()?;
+        read.names.is_empty().then(|| {
+            format!(
+                "secret store {} ({}): it holds nothing there, so it gave no value: write the secrets into it, or check the path",
+                report.store, report.location
+            )
+        })
+    }));
     Ok((loaded, outcome.reports))
 }
 
@@ -62,7 +75,7 @@ pub(crate) fn load(
 pub(crate) fn report_lines(reports: &[StoreReport]) -> Vec<Result<String, String>> {
     if reports.is_empty() {
         return vec![Ok(
-            "secret stores: none configured (secrets.vault.addr, or VAULT_ADDR, is not set)"
+            "secret stores: none configured (secrets.ssm.enabled is false, and secrets.vault.addr, or VAULT_ADDR, is not set)"
                 .to_owned(),
         )];
     }
@@ -71,6 +84,10 @@ pub(crate) fn report_lines(reports: &[StoreReport]) -> Vec<Result<String, String
         .map(|report| {
             let store = format!("secret store {}: {}", report.store, report.location);
             match &report.outcome {
+                Ok(read) if read.names.is_empty() => Ok(format!(
+                    "{store}: reachable, signed in by {}, but it holds nothing there",
+                    read.authenticated_by
+                )),
                 Ok(read) => Ok(format!(
                     "{store}: reachable, signed in by {}, {} key(s) read: {}",
                     read.authenticated_by,
