@@ -1,20 +1,18 @@
-//! `keel-bench faults`: keel under load meets a fault and is judged by what a client saw. Today: SIGTERM
-//! in the middle of the load, which must end with exit 0 and no request cut (a connection closed before
-//! its answer); refused connections after the listener closed are expected and reported apart.
+//! `keel-bench faults sigterm`: SIGTERM in the middle of a `wrk` load, which must end with exit 0 and no
+//! request cut (a connection closed before its answer); refused connections after the listener closed
+//! are expected and reported apart.
 
 use std::time::{Duration, Instant};
 
 use crate::Options;
-use crate::servers;
+use crate::servers::{self, Binaries};
 use crate::wrk::{self, Load};
 
 /// The drain delay keel runs with, as behind a load balancer.
 const DRAIN_DELAY_SECS: &str = "2";
 
-pub(crate) fn run(options: &Options) -> Result<(), String> {
-    let bin = servers::build(options.keel.as_deref())?;
-    let mut keel =
-        servers::start_keel(&bin, &[("APP_SERVER__DRAIN_DELAY_SECS", DRAIN_DELAY_SECS)])?;
+pub(crate) fn run(bin: &Binaries, options: &Options) -> Result<(), String> {
+    let mut keel = servers::start_keel(bin, &[("APP_SERVER__DRAIN_DELAY_SECS", DRAIN_DELAY_SECS)])?;
     let load = Load {
         threads: options.threads,
         connections: options.connections,

@@ -1,0 +1,103 @@
+//! The load of a fault run, recorded: a few threads per target, each sending one request after another
+//! over a keep-alive connection and recording when it was sent, how long it took and how it ended.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::client::{Client, Outcome};
+
+/// One request as a client saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Event {
+    /// Which target (its index in the list given to [`start`]).
+    pub(crate) target: usize,
+    /// When the request was sent, from the run's origin.
+    pub(crate) sent: Duration,
+    pub(crate) latency: Duration,
+    pub(crate) outcome: Outcome,
+}
+
+impl Event {
+    /// When the client had its outcome, from the run's origin.
+    pub(crate) fn ended(&self) -> Duration {
+        self.sent + self.latency
+    }
+}
+
+/// A target: a name for reports, the server's port and the path to GET.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) name: String,
+    pub(crate) port: u16,
+    pub(crate) path: String,
+}
+
+/// After a failed request (a refused connection answers at once), a thread waits this long, so it does
+/// not spin; this paces the load, it synchronises nothing.
+const PAUSE_AFTER_FAILURE: Duration = Duration::from_millis(20);
+
+/// Threads sending requests until [`Poller::finish`].
+pub(crate) struct Poller {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<Vec<Event>>>,
+}
+
+/// Starts `per_target` threads for each target; every request must end within `deadline`.
+pub(crate) fn start(
+    targets: &[Target],
+    per_target: usize,
+    deadline: Duration,
+    origin: Instant,
+) -> Poller {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for (index, target) in targets.iter().enumerate() {
+        for _ in 0..per_target.max(1) {
+            let (stop, target) = (Arc::clone(&stop), target.clone());
+            threads.push(std::thread::spawn(move || {
+                let mut client = Client::new(target.port, deadline);
+                let mut events = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let outcome = match client.get(&target.path) {
+                        Ok(answer) => Outcome::Status(answer.status),
+                        Err(no_answer) => no_answer.outcome,
+                    };
+                    events.push(Event {
+                        target: index,
+                        sent: started.duration_since(origin),
+                        latency: started.elapsed(),
+                        outcome,
+                    });
+                    if outcome == Outcome::Failed {
+                        std::thread::sleep(PAUSE_AFTER_FAILURE);
+                    }
+                }
+                events
+            }));
+        }
+    }
+    Poller { stop, threads }
+}
+
+impl Poller {
+    /// Stops every thread after its current request and returns all events, in the order they were sent.
+    pub(crate) fn finish(mut self) -> Vec<Event> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut events: Vec<Event> = std::mem::take(&mut self.threads)
+            .into_iter()
+            .flat_map(|thread| thread.join().unwrap_or_default())
+            .collect();
+        events.sort_by_key(|event| event.sent);
+        events
+    }
+}
+
+impl Drop for Poller {
+    /// A run that fails half-way still stops its threads (they end after their current request).
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
