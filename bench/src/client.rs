@@ -15,7 +15,12 @@ pub(crate) enum Outcome {
     Status(u16),
     /// No complete answer within the deadline.
     TimedOut,
-    /// The connection was refused, reset or closed before a complete answer.
+    /// The connection could not be opened (nothing listens: expected once a server has closed its
+    /// listener).
+    Refused,
+    /// The connection was open and the request sent, then closed or reset before a complete answer.
+    Cut,
+    /// An answer that is not HTTP.
     Failed,
 }
 
@@ -25,6 +30,8 @@ impl Outcome {
         match self {
             Outcome::Status(status) => status.to_string(),
             Outcome::TimedOut => "timeout".to_owned(),
+            Outcome::Refused => "refused".to_owned(),
+            Outcome::Cut => "cut".to_owned(),
             Outcome::Failed => "failed".to_owned(),
         }
     }
@@ -43,7 +50,7 @@ impl Answer {
     }
 }
 
-/// Why a request got no answer: [`Outcome::TimedOut`] or [`Outcome::Failed`], and the cause.
+/// Why a request got no answer (any [`Outcome`] but a status), and the cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NoAnswer {
     pub(crate) outcome: Outcome,
@@ -73,7 +80,8 @@ impl Client {
     }
 
     /// `method path` with `headers` and `body` (a `Content-Length` is added). A kept-alive connection
-    /// that the server had closed meanwhile is reopened once, as browsers and load balancers do.
+    /// that the server closed before answering a byte is reopened once, as browsers and load balancers
+    /// do (a server may close an idle connection just as a request is sent on it).
     pub(crate) fn send(
         &mut self,
         method: &str,
@@ -106,9 +114,9 @@ impl Client {
                 self.connection = None;
                 Err(match attempt {
                     Attempt::TimedOut(cause) => failed(Outcome::TimedOut, cause),
-                    Attempt::Closed(cause) | Attempt::Failed(cause) => {
-                        failed(Outcome::Failed, cause)
-                    }
+                    Attempt::Refused(cause) => failed(Outcome::Refused, cause),
+                    Attempt::Closed(cause) | Attempt::Cut(cause) => failed(Outcome::Cut, cause),
+                    Attempt::Failed(cause) => failed(Outcome::Failed, cause),
                 })
             }
         }
@@ -129,7 +137,13 @@ impl Client {
             .ok_or_else(|| Attempt::TimedOut("no time left to retry".to_owned()))?;
         if self.connection.is_none() {
             let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
-            let stream = TcpStream::connect_timeout(&address, remaining).map_err(Attempt::io)?;
+            let stream =
+                TcpStream::connect_timeout(&address, remaining).map_err(
+                    |error| match Attempt::io(error) {
+                        timed_out @ Attempt::TimedOut(_) => timed_out,
+                        other => Attempt::Refused(other.to_string()),
+                    },
+                )?;
             stream.set_nodelay(true).map_err(Attempt::io)?;
             self.connection = Some(BufReader::new(stream));
         }
@@ -155,15 +169,37 @@ impl Client {
     }
 }
 
-/// Why one attempt failed; `Closed` (nothing read before the server closed) may be retried.
+/// Why one attempt failed; `Closed` (nothing read before the server closed) may be retried, `Cut`
+/// (closed in the middle of an answer) may not.
 #[derive(Debug)]
 enum Attempt {
     TimedOut(String),
+    Refused(String),
     Closed(String),
+    Cut(String),
     Failed(String),
 }
 
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (Attempt::TimedOut(cause)
+        | Attempt::Refused(cause)
+        | Attempt::Closed(cause)
+        | Attempt::Cut(cause)
+        | Attempt::Failed(cause)) = self;
+        formatter.write_str(cause)
+    }
+}
+
 impl Attempt {
+    /// Once part of an answer was read, a closed connection cut it.
+    fn midway(self) -> Attempt {
+        match self {
+            Attempt::Closed(cause) => Attempt::Cut(cause),
+            other => other,
+        }
+    }
+
     fn io(error: std::io::Error) -> Attempt {
         match error.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
@@ -190,11 +226,17 @@ fn read_response(reader: &mut impl BufRead) -> Result<(Answer, bool), Attempt> {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| Attempt::Failed(format!("no status in {:?}", line.trim_end())))?;
+    read_rest(reader, status).map_err(Attempt::midway)
+}
+
+/// The rest of a response after its status line.
+fn read_rest(reader: &mut impl BufRead, status: u16) -> Result<(Answer, bool), Attempt> {
+    let mut line = String::new();
     let (mut length, mut chunked, mut keep) = (None, false, true);
     loop {
         line.clear();
         if reader.read_line(&mut line).map_err(Attempt::io)? == 0 {
-            return Err(Attempt::Failed("the response head was cut".to_owned()));
+            return Err(Attempt::Cut("the response head was cut".to_owned()));
         }
         let header = line.trim_end();
         if header.is_empty() {
@@ -236,7 +278,9 @@ fn read_chunks(reader: &mut impl BufRead) -> Result<Vec<u8>, Attempt> {
     let mut line = String::new();
     loop {
         line.clear();
-        reader.read_line(&mut line).map_err(Attempt::io)?;
+        if reader.read_line(&mut line).map_err(Attempt::io)? == 0 {
+            return Err(Attempt::Cut("a chunked body was cut".to_owned()));
+        }
         let size_text = line.trim_end().split(';').next().unwrap_or_default();
         let size = usize::from_str_radix(size_text.trim(), 16)
             .map_err(|_| Attempt::Failed(format!("a chunk size that is no number: {line:?}")))?;
@@ -283,15 +327,20 @@ mod tests {
 
     #[test]
     fn a_closed_or_cut_response_is_told_apart() {
+        // Closed before a byte: the one case a client may retry on a fresh connection.
         assert!(matches!(read(""), Err(Attempt::Closed(_))));
         assert!(matches!(
             read("HTTP/1.1 200 OK\r\nA: b"),
-            Err(Attempt::Failed(_))
+            Err(Attempt::Cut(_))
         ));
         assert!(matches!(read("garbage\r\n\r\n"), Err(Attempt::Failed(_))));
         assert!(matches!(
             read("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort"),
-            Err(Attempt::Closed(_))
+            Err(Attempt::Cut(_))
+        ));
+        assert!(matches!(
+            read("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"),
+            Err(Attempt::Cut(_))
         ));
     }
 
@@ -305,6 +354,6 @@ mod tests {
         assert_eq!(error.outcome, Outcome::TimedOut, "{error:?}");
         drop(listener);
         let error = client.get("/").unwrap_err();
-        assert_eq!(error.outcome, Outcome::Failed, "{error:?}");
+        assert_eq!(error.outcome, Outcome::Refused, "{error:?}");
     }
 }

@@ -1,5 +1,6 @@
 //! The load of a fault run, recorded: a few threads per target, each sending one request after another
-//! over a keep-alive connection and recording when it was sent, how long it took and how it ended.
+//! over a keep-alive connection (at most one per `pace`) and recording when it was sent, how long it took
+//! and how it ended.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,12 +27,13 @@ impl Event {
     }
 }
 
-/// A target: a name for reports, the server's port and the path to GET.
+/// A target: a name for reports, the server's port, the path to GET and how many threads send to it.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
     pub(crate) name: String,
     pub(crate) port: u16,
     pub(crate) path: String,
+    pub(crate) threads: usize,
 }
 
 /// After a failed request (a refused connection answers at once), a thread waits this long, so it does
@@ -44,17 +46,18 @@ pub(crate) struct Poller {
     threads: Vec<JoinHandle<Vec<Event>>>,
 }
 
-/// Starts `per_target` threads for each target; every request must end within `deadline`.
+/// Starts each target's threads; every request must end within `deadline`, and a thread sends at most
+/// one request per `pace` (zero: as fast as answers come).
 pub(crate) fn start(
     targets: &[Target],
-    per_target: usize,
     deadline: Duration,
+    pace: Duration,
     origin: Instant,
 ) -> Poller {
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for (index, target) in targets.iter().enumerate() {
-        for _ in 0..per_target.max(1) {
+        for _ in 0..target.threads.max(1) {
             let (stop, target) = (Arc::clone(&stop), target.clone());
             threads.push(std::thread::spawn(move || {
                 let mut client = Client::new(target.port, deadline);
@@ -71,8 +74,13 @@ pub(crate) fn start(
                         latency: started.elapsed(),
                         outcome,
                     });
-                    if outcome == Outcome::Failed {
-                        std::thread::sleep(PAUSE_AFTER_FAILURE);
+                    let wait = if matches!(outcome, Outcome::Status(_)) {
+                        pace
+                    } else {
+                        pace.max(PAUSE_AFTER_FAILURE)
+                    };
+                    if let Some(left) = wait.checked_sub(started.elapsed()) {
+                        std::thread::sleep(left);
                     }
                 }
                 events

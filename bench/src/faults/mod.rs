@@ -6,9 +6,11 @@
 //! - `redis`: the harness's own Redis is stopped under load on a flag-gated page served by two keel
 //!   instances; pages keep serving, a flag changed on one instance reaches the other through the periodic
 //!   resync while Redis is down and through pub/sub once it is back;
-//! - `sigterm`: SIGTERM in the middle of a `wrk` load must end with exit 0 and no request cut.
+//! - `sigterm`: SIGTERM in the middle of a load must end with exit 0, readiness 503 at once, pages
+//!   answered through the drain delay, and no request cut.
 //!
-//! `--duration S` sets how long a fault lasts (PostgreSQL down, the `wrk` load of `sigterm`).
+//! `--duration S` sets how long PostgreSQL stays down (the Redis run's resync interval is twice it, at
+//! least 6 s), and a third of it the undisturbed load before and after each fault.
 
 mod postgres;
 mod redis;
@@ -71,6 +73,12 @@ fn per_target(options: &Options) -> usize {
         .unwrap_or(1)
         .max(1)
 }
+
+/// Each poller thread of the PostgreSQL and Redis runs sends at most one request per this: a steady
+/// load (up to 500 requests/s a thread) that leaves the 2-CPU machine room for PostgreSQL, so a slow
+/// answer is the fault's doing, not a starved CPU's. (Unpaced, 12 threads starved PostgreSQL until a
+/// trivial readiness query took over 2 s, and readiness failed without any fault.)
+const PACE: Duration = Duration::from_millis(2);
 
 /// How long the load runs undisturbed before a fault and after recovery.
 fn steady(options: &Options) -> Duration {

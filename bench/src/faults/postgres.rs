@@ -58,11 +58,12 @@ pub(crate) fn run(bin: &Binaries, options: &Options) -> Result<(), String> {
             name: (*name).to_owned(),
             port: keel.port,
             path: (*path).to_owned(),
+            threads: super::per_target(options),
         })
         .collect();
     let deadline = REQUEST_TIMEOUT + DEADLINE_MARGIN;
     let origin = Instant::now();
-    let load = poller::start(&targets, super::per_target(options), deadline, origin);
+    let load = poller::start(&targets, deadline, super::PACE, origin);
     let steady = super::steady(options);
     // Not a synchronisation: the load runs undisturbed for a while before the fault, on purpose.
     std::thread::sleep(steady);
@@ -189,10 +190,13 @@ fn judge(run: &Run) -> Vec<String> {
                 REQUEST_TIMEOUT + DEADLINE_MARGIN
             ));
         }
-        let failed = timeline.count(target, |outcome| outcome == Outcome::Failed);
+        let failed = timeline.count(target, |outcome| {
+            matches!(outcome, Outcome::Refused | Outcome::Cut | Outcome::Failed)
+        });
         if failed > 0 {
             failures.push(format!(
-                "{name}: {failed} requests failed (connection refused, reset or closed)"
+                "{name}: {failed} requests refused, cut or unreadable ({})",
+                timeline.counts_text(target)
             ));
         }
         let odd = timeline.count(

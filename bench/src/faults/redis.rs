@@ -73,6 +73,7 @@ pub(crate) fn run(bin: &Binaries, options: &Options) -> Result<(), String> {
         name: name.to_owned(),
         port: server.port,
         path: path.to_owned(),
+        threads: super::per_target(options),
     };
     let targets = [
         target("signup-v2 (a)", &first, "/signup-v2"),
@@ -82,8 +83,8 @@ pub(crate) fn run(bin: &Binaries, options: &Options) -> Result<(), String> {
     let origin = Instant::now();
     let load = poller::start(
         &targets,
-        super::per_target(options),
         REQUEST_TIMEOUT + DEADLINE_MARGIN,
+        super::PACE,
         origin,
     );
     let steady = super::steady(options);
