@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::client::{Client, Outcome};
+use crate::timeline::Timeline;
 
 /// One request as a client saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,14 @@ impl Poller {
             .collect();
         events.sort_by_key(|event| event.sent);
         events
+    }
+}
+
+impl Poller {
+    /// [`Poller::finish`], read back as the timeline of `targets` (those given to [`start`]).
+    pub(crate) fn timeline(self, targets: &[Target]) -> Timeline {
+        let names = targets.iter().map(|target| target.name.clone()).collect();
+        Timeline::new(names, self.finish())
     }
 }
 

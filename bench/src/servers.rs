@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::services::{TempDir, free_port};
+use crate::services::{TempDir, free_port, signal};
 
 /// The benchmarked routes: a name (also the baseline's file name) and keel's path. The stylesheet's path
 /// is read from `/`, since it carries the content hash.
@@ -142,18 +142,6 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
-}
-
-/// Sends signal `name` (`TERM`, `INT`) to `pid`.
-pub(crate) fn signal(pid: u32, name: &str) -> Result<(), String> {
-    let status = Command::new("kill")
-        .args(["-s", name, &pid.to_string()])
-        .status()
-        .map_err(|error| format!("cannot run kill: {error}"))?;
-    status
-        .success()
-        .then_some(())
-        .ok_or_else(|| format!("kill -s {name} {pid} failed"))
 }
 
 /// Starts keel from `bin` in the production profile on a fresh SQLite database, with `extra` variables.

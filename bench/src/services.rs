@@ -1,6 +1,7 @@
 //! The fault runs' own PostgreSQL and Redis: started in a temporary folder on a free port, stopped and
 //! started again on that port on purpose, and removed afterwards. The machine's own servers are never
-//! touched (tests use them). Also the temporary folders and free ports every server of the harness uses.
+//! touched (tests use them). Also what every server of the harness uses: temporary folders, free ports,
+//! signals.
 //!
 //! PostgreSQL refuses to run as root; when the harness is root it runs PostgreSQL's programs as the
 //! `postgres` user (`runuser -u postgres --`) in a folder that user owns.
@@ -10,8 +11,6 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use crate::servers;
 
 /// How long PostgreSQL or Redis may take to start or stop.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -171,7 +170,7 @@ impl Redis {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
-        servers::signal(child.id(), "TERM")?;
+        signal(child.id(), "TERM")?;
         let started = Instant::now();
         loop {
             match child.try_wait() {
@@ -274,6 +273,18 @@ fn run(command: &mut Command) -> Result<(), String> {
         String::from_utf8_lossy(&output.stdout).trim(),
         String::from_utf8_lossy(&output.stderr).trim()
     ))
+}
+
+/// Sends signal `name` (`TERM`, `INT`) to `pid`.
+pub(crate) fn signal(pid: u32, name: &str) -> Result<(), String> {
+    let status = Command::new("kill")
+        .args(["-s", name, &pid.to_string()])
+        .status()
+        .map_err(|error| format!("cannot run kill: {error}"))?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("kill -s {name} {pid} failed"))
 }
 
 /// A port that was free a moment ago.

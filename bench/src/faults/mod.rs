@@ -60,6 +60,11 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
             failures.push(format!("{name}: {error}"));
         }
     }
+    verdict(failures)
+}
+
+/// `Ok` without failures, else all of them in one error.
+fn verdict(failures: Vec<String>) -> Result<(), String> {
     if failures.is_empty() {
         Ok(())
     } else {
@@ -152,8 +157,19 @@ fn json_string(text: &str, key: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `failures` are as many as `expected`, each starting with its counterpart.
+    pub(crate) fn assert_failures(failures: &[String], expected: &[&str]) {
+        assert_eq!(failures.len(), expected.len(), "{failures:#?}");
+        for (failure, start) in failures.iter().zip(expected) {
+            assert!(
+                failure.starts_with(start),
+                "{failure} should start with {start}"
+            );
+        }
+    }
 
     #[test]
     fn a_string_is_read_from_a_json_line_with_its_escapes() {

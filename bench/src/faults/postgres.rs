@@ -81,10 +81,7 @@ pub(crate) fn run(bin: &Binaries, options: &Options) -> Result<(), String> {
     });
     std::thread::sleep(steady);
     let run = Run {
-        timeline: Timeline::new(
-            targets.iter().map(|target| target.name.clone()).collect(),
-            load.finish(),
-        ),
+        timeline: load.timeline(&targets),
         stopped,
         restarted,
         running: keel.running() && keel.pid() == pid,
@@ -92,12 +89,7 @@ pub(crate) fn run(bin: &Binaries, options: &Options) -> Result<(), String> {
     let exit = keel.terminate(Duration::from_secs(30))?;
     println!("{}", report(&run, stop_took, restarting, pid, exit));
     println!("keel's log: {}\n", super::log_summary(&log));
-    let failures = judge(&run);
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(failures.join("; "))
-    }
+    super::verdict(judge(&run))
 }
 
 /// The report of a run, in Markdown.
@@ -295,13 +287,7 @@ mod tests {
             "notes: 1 answers neither 200 nor 503",
             "notes: 1 requests sent after readiness recovered at 5.1 s were not answered 200",
         ];
-        assert_eq!(failures.len(), expected.len(), "{failures:#?}");
-        for (failure, start) in failures.iter().zip(expected) {
-            assert!(
-                failure.starts_with(start),
-                "{failure} should start with {start}"
-            );
-        }
+        crate::faults::tests::assert_failures(&failures, &expected);
     }
 
     #[test]

@@ -131,10 +131,7 @@ pub(crate) fn run(bin: &Binaries, options: &Options) -> Result<(), String> {
     ));
     std::thread::sleep(steady);
     let run = Run {
-        timeline: Timeline::new(
-            targets.iter().map(|target| target.name.clone()).collect(),
-            load.finish(),
-        ),
+        timeline: load.timeline(&targets),
         during_outage,
         after_return,
         change_took,
@@ -164,12 +161,7 @@ pub(crate) fn run(bin: &Binaries, options: &Options) -> Result<(), String> {
         );
     }
     println!();
-    let failures = judge(&run);
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(failures.join("; "))
-    }
+    super::verdict(judge(&run))
 }
 
 /// Waits until `server`'s readiness reports Redis with `status`; says when, from `origin`.

@@ -74,21 +74,13 @@ pub(crate) fn run(bin: &Binaries, options: &Options) -> Result<(), String> {
     let exit = keel.terminate(Duration::from_secs(60))?;
     let exited = origin.elapsed();
     let run = Run {
-        timeline: Timeline::new(
-            targets.iter().map(|target| target.name.clone()).collect(),
-            load.finish(),
-        ),
+        timeline: load.timeline(&targets),
         signalled,
         exited,
         exit,
     };
     println!("{}", report(&run));
-    let failures = judge(&run);
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(failures.join("; "))
-    }
+    super::verdict(judge(&run))
 }
 
 /// The report of a run, in Markdown.
@@ -246,12 +238,6 @@ mod tests {
             "readiness answered 503 1 times before SIGTERM",
             "ready: a connection was refused at 1.6 s, before the drain delay ended at 3.0 s",
         ];
-        assert_eq!(failures.len(), expected.len(), "{failures:#?}");
-        for (failure, start) in failures.iter().zip(expected) {
-            assert!(
-                failure.starts_with(start),
-                "{failure} should start with {start}"
-            );
-        }
+        crate::faults::tests::assert_failures(&failures, &expected);
     }
 }
