@@ -1,6 +1,6 @@
 //! The load of a fault run, recorded: a few threads per target, each sending one request after another
 //! over a keep-alive connection (at most one per `pace`) and recording when it was sent, how long it took
-//! and how it ended.
+//! and how it ended (an [`Event`], read back by [`Timeline`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,25 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::client::{Client, Outcome};
-use crate::timeline::Timeline;
-
-/// One request as a client saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Event {
-    /// Which target (its index in the list given to [`start`]).
-    pub(crate) target: usize,
-    /// When the request was sent, from the run's origin.
-    pub(crate) sent: Duration,
-    pub(crate) latency: Duration,
-    pub(crate) outcome: Outcome,
-}
-
-impl Event {
-    /// When the client had its outcome, from the run's origin.
-    pub(crate) fn ended(&self) -> Duration {
-        self.sent + self.latency
-    }
-}
+use crate::timeline::{Event, Timeline};
 
 /// A target: a name for reports, the server's port, the path to GET and how many threads send to it.
 #[derive(Debug, Clone)]

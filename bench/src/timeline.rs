@@ -7,7 +7,24 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::client::Outcome;
-use crate::poller::Event;
+
+/// One request as a client saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Event {
+    /// Which target (its index in the list given to [`crate::poller::start`]).
+    pub(crate) target: usize,
+    /// When the request was sent, from the run's origin.
+    pub(crate) sent: Duration,
+    pub(crate) latency: Duration,
+    pub(crate) outcome: Outcome,
+}
+
+impl Event {
+    /// When the client had its outcome, from the run's origin.
+    pub(crate) fn ended(&self) -> Duration {
+        self.sent + self.latency
+    }
+}
 
 /// The events of one run and the names of its targets.
 #[derive(Debug, Clone)]

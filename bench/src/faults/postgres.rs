@@ -218,7 +218,7 @@ fn judge(run: &Run) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::poller::Event;
+    use crate::timeline::Event;
     use crate::timeline::tests::event;
 
     const OK: Outcome = Outcome::Status(200);

@@ -186,7 +186,7 @@ fn judge(run: &Run) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::poller::Event;
+    use crate::timeline::Event;
     use crate::timeline::tests::event;
     use std::os::unix::process::ExitStatusExt as _;
 
