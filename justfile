@@ -61,7 +61,7 @@ bench:
     cargo bench -p keel-ext-flags
     cargo bench -p keel-app-factory
 
-# Benchmark keel beside a bare axum server with wrk and write BENCHMARKS.md (`just bench-http soak`, `faults`: the long checks).
+# Benchmark keel beside a bare axum server with wrk and write BENCHMARKS.md (`just bench-http soak`, `faults [postgres|redis|sigterm]`: the long checks).
 bench-http *ARGS="http":
     cargo run --release --locked -p keel-bench --bin keel-bench -- {{ ARGS }}
 

@@ -5,7 +5,8 @@
 //! - `http [--duration S] [--repetitions N] [--connections C] [--output FILE]`: interleaved runs of both
 //!   servers on every route; writes the tables into FILE (default BENCHMARKS.md) between its markers;
 //! - `soak [--duration S] [--connections C]`: keel at 256 connections for 60 s: no error, RSS flat;
-//! - `faults`: SIGTERM under load (exit 0, no request cut);
+//! - `faults [postgres|redis|sigterm]`: PostgreSQL stopped and restarted, Redis stopped, SIGTERM, each
+//!   under load and judged by what the clients saw (all three without a name; see `faults/mod.rs`);
 //! - `smoke`: one short pass of `http` that writes nothing, for CI on a debug build.
 //!
 //! `--keel BINARY` measures that keel binary instead of building one, e.g. a copy of an older build, to
@@ -14,12 +15,16 @@
 //! It is written in Rust rather than shell so that wrk's report, /proc and the statistics are parsed and
 //! tested as code (`cargo test -p keel-bench`), not as `awk` one-liners.
 
+mod client;
 mod faults;
 mod http;
 mod measure;
+mod poller;
 mod report;
 mod servers;
+mod services;
 mod soak;
+mod timeline;
 mod wrk;
 
 use std::process::ExitCode;
@@ -37,10 +42,13 @@ pub(crate) struct Options {
     pub(crate) keel: Option<std::path::PathBuf>,
     /// How long to wait for a quiet machine before measuring anyway (and flagging what is contaminated).
     pub(crate) patience: Duration,
+    /// `faults`: the one fault to run (`postgres`, `redis`, `sigterm`); all of them when unset.
+    pub(crate) fault: Option<String>,
 }
 
-const USAGE: &str = "usage: keel-bench http|soak|faults|smoke [--duration SECONDS] [--repetitions N] \
-                     [--connections N] [--threads N] [--patience SECONDS] [--output FILE] [--keel BINARY]";
+const USAGE: &str = "usage: keel-bench http|soak|faults [postgres|redis|sigterm]|smoke [--duration SECONDS] \
+                     [--repetitions N] [--connections N] [--threads N] [--patience SECONDS] [--output FILE] \
+                     [--keel BINARY]";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
@@ -83,7 +91,15 @@ fn parse(arguments: &[String]) -> Result<(String, Options), String> {
             .display()
             .to_string(),
         patience: Duration::from_secs(if command == "smoke" { 0 } else { 300 }),
+        fault: None,
     };
+    if command == "faults"
+        && let Some((name, after)) = rest.split_first()
+        && !name.starts_with("--")
+    {
+        options.fault = Some(name.clone());
+        rest = after;
+    }
     while let Some((flag, after)) = rest.split_first() {
         let (value, after) = after
             .split_first()
@@ -128,6 +144,10 @@ mod tests {
         let (_, http) =
             parse(&strings(&["http", "--duration", "5", "--repetitions", "2"])).unwrap();
         assert_eq!((http.duration.as_secs(), http.repetitions), (5, 2));
+        let (_, all) = parse(&strings(&["faults", "--duration", "4"])).unwrap();
+        assert_eq!((all.fault, all.duration.as_secs()), (None, 4));
+        let (_, one) = parse(&strings(&["faults", "redis", "--duration", "4"])).unwrap();
+        assert_eq!(one.fault.as_deref(), Some("redis"));
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::services::{TempDir, free_port, signal};
+
 /// The benchmarked routes: a name (also the baseline's file name) and keel's path. The stylesheet's path
 /// is read from `/`, since it carries the content hash.
 pub(crate) const ROUTES: &[(&str, &str)] = &[
@@ -95,6 +97,11 @@ impl Server {
         self.child.id()
     }
 
+    /// Whether the process still runs (it has not exited).
+    pub(crate) fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -137,20 +144,17 @@ impl Drop for Server {
     }
 }
 
-/// Sends signal `name` (`TERM`, `INT`) to `pid`.
-pub(crate) fn signal(pid: u32, name: &str) -> Result<(), String> {
-    let status = Command::new("kill")
-        .args(["-s", name, &pid.to_string()])
-        .status()
-        .map_err(|error| format!("cannot run kill: {error}"))?;
-    status
-        .success()
-        .then_some(())
-        .ok_or_else(|| format!("kill -s {name} {pid} failed"))
-}
-
 /// Starts keel from `bin` in the production profile on a fresh SQLite database, with `extra` variables.
 pub(crate) fn start_keel(bin: &Binaries, extra: &[(&str, &str)]) -> Result<Server, String> {
+    start_keel_logging(bin, extra, None)
+}
+
+/// [`start_keel`], with keel's log (standard error) written to `log` instead of the harness's own.
+pub(crate) fn start_keel_logging(
+    bin: &Binaries,
+    extra: &[(&str, &str)],
+    log: Option<&Path>,
+) -> Result<Server, String> {
     let instance = TempDir::new("keel-bench-instance")?;
     let port = free_port()?;
     let keel = |arguments: &[&str]| {
@@ -189,9 +193,15 @@ pub(crate) fn start_keel(bin: &Binaries, extra: &[(&str, &str)]) -> Result<Serve
             String::from_utf8_lossy(&migrated.stderr)
         ));
     }
+    let stderr = match log {
+        Some(path) => std::fs::File::create(path)
+            .map(Stdio::from)
+            .map_err(|error| format!("cannot create {}: {error}", path.display()))?,
+        None => Stdio::inherit(),
+    };
     let child = keel(&["serve"])
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .map_err(|error| format!("cannot start keel: {error}"))?;
     let server = Server {
@@ -341,35 +351,6 @@ fn wait_until_up(server: &Server) -> Result<(), String> {
             ));
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .map_err(|error| format!("cannot find a free port: {error}"))
-}
-
-/// A folder under the system's temporary folder, removed when dropped.
-pub(crate) struct TempDir(pub(crate) PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> Result<TempDir, String> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.subsec_nanos());
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .map_err(|error| format!("cannot create {}: {error}", path.display()))?;
-        Ok(TempDir(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -23,15 +23,34 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
         connections: options.connections,
         duration: options.duration.max(SETTLED + Duration::from_secs(1)),
     };
-    let running = wrk::start(&keel.url("/"), load)?;
-    // Not a synchronisation: the sample is taken at a point in the load's timeline.
-    std::thread::sleep(SETTLED);
-    let settled = measure::resident_bytes(keel.pid())?;
+    let mut running = wrk::start(&keel.url("/"), load)?;
+    let started = std::time::Instant::now();
+    // Resident memory every SETTLED (10 s) of the load, the first of them the reference.
+    let mut samples = Vec::new();
+    while matches!(running.try_wait(), Ok(None)) {
+        // Not a synchronisation: samples are taken at points in the load's timeline.
+        std::thread::sleep(Duration::from_millis(100));
+        let due = SETTLED * u32::try_from(samples.len() + 1).unwrap_or(u32::MAX);
+        if started.elapsed() >= due && due < load.duration {
+            samples.push(measure::resident_bytes(keel.pid())?);
+        }
+    }
     let report = wrk::finish(running)?;
     let end = measure::resident_bytes(keel.pid())?;
+    let settled = *samples
+        .first()
+        .ok_or("the load ended before its first resident-memory sample")?;
+    let mib = |bytes: u64| bytes as f64 / 1024.0 / 1024.0;
+    let series: Vec<String> = samples
+        .iter()
+        .map(|bytes| format!("{:.1}", mib(*bytes)))
+        .collect();
+    println!(
+        "resident memory every {SETTLED:?} of the load: {} MiB",
+        series.join(", ")
+    );
     let exit = keel.terminate(Duration::from_secs(30))?;
     let growth = end as f64 / settled.max(1) as f64 - 1.0;
-    let mib = |bytes: u64| bytes as f64 / 1024.0 / 1024.0;
     println!(
         "soak: {} requests in {:?} at {} connections, {:.0} req/s, p99 {:.2?}; errors {} (socket {:?}, \
          non-2xx {}); RSS idle {:.1} MiB, at {SETTLED:?} {:.1} MiB, at the end {:.1} MiB ({:+.1} %); keel exited with {exit}",
