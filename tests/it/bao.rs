@@ -86,7 +86,10 @@ impl Bao {
         Bao {
             child,
             addr: format!("http://127.0.0.1:{port}"),
-            client: reqwest::blocking::Client::new(),
+            client: {
+                crate::process::install_crypto_provider();
+                reqwest::blocking::Client::new()
+            },
             folder,
             _certificates: None,
         }

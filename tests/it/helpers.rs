@@ -237,7 +237,7 @@ pub(crate) async fn spawn_app_in(
 
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: crate::process::client_builder().build().unwrap(),
         database,
         _instance: instance,
     }

@@ -12,6 +12,7 @@ mod bao;
 mod behind_nginx;
 mod browser;
 mod cli;
+mod collector;
 mod connections;
 mod crate_graph;
 mod data_store;
@@ -27,6 +28,7 @@ mod limits;
 mod live_reload;
 mod metrics;
 mod notes;
+mod otlp_tls;
 mod process;
 #[cfg(unix)]
 mod raw_process;

@@ -92,7 +92,13 @@ fn check(heading: &str) -> Check {
             let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())];
             Check::Produced(run_keel(&["check"], &vars, None).stdout)
         }
-        "OTLP export failing (log)" => Check::InSourceOf(&["opentelemetry-otlp"]),
+        "OTLP export failing (log)" => Check::Produced(collector_down_messages()),
+        "OTLP collector certificate not trusted (log)" => Check::Produced(
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(crate::otlp_tls::untrusted_export_messages()),
+        ),
+        "Metrics port already in use" => Check::Produced(metrics_port_in_use()),
         "Redis unavailable (log)" => Check::Produced(redis_unavailable_log()),
         "Redis unavailable when announcing a change (log)" => {
             Check::InSourceOf(&["keel-ext-flags"])
@@ -284,6 +290,44 @@ fn missing_static_file() -> String {
         assert_eq!(response.status(), 404);
         response.text().await.unwrap()
     })
+}
+
+/// The messages of a keel exporting to a closed port (JSON lines: the `message` fields, one per line).
+fn collector_down_messages() -> String {
+    let endpoint = format!("http://{}", closed_address());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut keel =
+            KeelProcess::start(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())]).await;
+        keel.stop_gracefully().await;
+        keel.logs()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter_map(|parsed| parsed["message"].as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+/// The real binary (the metrics listener is not started in-process) with its metrics port taken.
+fn metrics_port_in_use() -> String {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let folder = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_keel-test-binary"))
+        .arg(format!("--instance-dir={}", folder.path().display()))
+        .arg(format!(
+            "--set=static_files.dir={}",
+            crate::helpers::static_dir().display()
+        ))
+        .args(["--set=server.port=0", "serve"])
+        .env_clear()
+        .env("APP_ENV", "testing")
+        .env("APP_SECRETS_DIR", folder.path().join("secrets"))
+        .env("APP_SERVER__METRICS_PORT", &port)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn redis_unavailable_log() -> String {

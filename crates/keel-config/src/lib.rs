@@ -13,6 +13,7 @@ mod kinds;
 mod layers;
 mod load;
 mod merge;
+mod otlp;
 mod provenance;
 mod read;
 mod secret;
@@ -27,6 +28,7 @@ pub use crate::environment::{Environment, UnknownEnvironment};
 pub use crate::error::{Error, Problem};
 pub use crate::load::{Loaded, load, preload};
 pub use crate::merge::{DEFAULT_INSTANCE_DIR, LoadOptions, LogFilterCheck};
+pub use crate::otlp::{Signal, SignalExport};
 pub use crate::provenance::Provenance;
 pub use crate::secret::{ConnectionUrl, Fingerprints, Secret};
 pub use crate::settings::{

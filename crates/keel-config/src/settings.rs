@@ -301,6 +301,8 @@ pub(crate) fn is_secret(key: &str) -> bool {
             | "telemetry.otlp_traces_endpoint"
             | "telemetry.otlp_metrics_endpoint"
             | "telemetry.otlp_headers"
+            | "telemetry.otlp_traces_headers"
+            | "telemetry.otlp_metrics_headers"
     )
 }
 
