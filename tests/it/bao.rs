@@ -87,7 +87,7 @@ impl Bao {
             child,
             addr: format!("http://127.0.0.1:{port}"),
             client: {
-                crate::process::install_crypto_provider();
+                crate::http_client::install_crypto_provider();
                 reqwest::blocking::Client::new()
             },
             folder,

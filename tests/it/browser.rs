@@ -47,7 +47,7 @@ impl Driver {
             url: format!("http://127.0.0.1:{port}"),
             process,
         };
-        let client = crate::process::client_builder().build().unwrap();
+        let client = crate::http_client::client_builder().build().unwrap();
         let started = tokio::time::Instant::now();
         let mut poll = tokio::time::interval(Duration::from_millis(100));
         loop {
@@ -121,7 +121,7 @@ async fn a_browser_creates_a_note_through_the_pages_without_a_csp_violation_or_c
         .set_browser_log_level(LoggingPrefsLogLevel::All)
         .unwrap();
     // thirtyfour builds its own reqwest client, which needs the process's crypto provider.
-    crate::process::install_crypto_provider();
+    crate::http_client::install_crypto_provider();
     let browser = WebDriver::new(&driver.url, capabilities)
         .await
         .expect("chromedriver starts a Chromium session");

@@ -23,6 +23,7 @@ mod env_example;
 mod flags;
 mod hardening;
 mod helpers;
+mod http_client;
 mod justfile;
 mod limits;
 mod live_reload;

@@ -237,7 +237,7 @@ struct Visitor {
 impl Visitor {
     fn new(app: &TestApp) -> Visitor {
         Visitor {
-            client: crate::process::client_builder()
+            client: crate::http_client::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

@@ -12,6 +12,8 @@ use tokio::time::Instant;
 
 use crate::helpers::static_dir;
 
+pub(crate) use crate::http_client::fresh_client;
+
 const CANARY: &str = "canary-4b1d-process-secret-never-logged-0123456789";
 
 /// A running `keel serve` whose standard error (JSON log lines) is collected as it arrives.
@@ -208,25 +210,6 @@ impl Drop for KeelProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Makes ring the process's rustls provider. The workspace builds reqwest with `rustls-no-provider`, so a
-/// reqwest client built without a preconfigured TLS config (every client of these tests, thirtyfour's
-/// too) panics unless a process-wide provider is installed first.
-pub(crate) fn install_crypto_provider() {
-    // An error means a provider is installed already, which is all that is wanted.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// `reqwest::Client::builder()`, after [`install_crypto_provider`].
-pub(crate) fn client_builder() -> reqwest::ClientBuilder {
-    install_crypto_provider();
-    reqwest::Client::builder()
-}
-
-/// A client that opens a new connection per request, so each request sees the listener as it is now.
-pub(crate) fn fresh_client() -> reqwest::Client {
-    client_builder().pool_max_idle_per_host(0).build().unwrap()
 }
 
 #[tokio::test]

@@ -28,13 +28,13 @@ pub use crate::environment::{Environment, UnknownEnvironment};
 pub use crate::error::{Error, Problem};
 pub use crate::load::{Loaded, load, preload};
 pub use crate::merge::{DEFAULT_INSTANCE_DIR, LoadOptions, LogFilterCheck};
-pub use crate::otlp::{Signal, SignalExport};
 pub use crate::provenance::Provenance;
 pub use crate::secret::{ConnectionUrl, Fingerprints, Secret};
 pub use crate::settings::{
     AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, LogFormat, NotesSettings,
     OtlpProtocol, RedisSettings, STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings,
-    Settings, StaticFilesSettings, TelemetrySettings, TracesSampler, UrlScheme,
+    Settings, Signal, SignalExport, StaticFilesSettings, TelemetrySettings, TracesSampler,
+    UrlScheme,
 };
 pub use crate::store_settings::{SecretsSettings, StoreEntry, VaultSettings};
 pub use crate::stores::Preloaded;

@@ -162,8 +162,8 @@ impl HttpClient for ReportingClient {
                     .downcast_ref::<reqwest::Error>()
                     .and_then(std::error::Error::source)
                 {
-                    Some(cause) => crate::probe::error_chain(cause),
-                    None => crate::probe::error_chain(error.as_ref()),
+                    Some(cause) => error_chain(cause),
+                    None => error_chain(error.as_ref()),
                 };
                 tracing::error!(
                     target: FAILURE_TARGET,
@@ -175,6 +175,22 @@ impl HttpClient for ReportingClient {
             sent
         })
     }
+}
+
+/// An error and its sources, `outer: inner: …`: reqwest's own message ("error sending request") hides
+/// the cause that says what to fix (a refused connection, an untrusted certificate).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ async fn probe_http(destination: &Destination<'_>) -> Result<(), Error> {
         .send()
         .await
         // The error's URL would carry the password; the endpoint is named by the error itself.
-        .map_err(|error| unreachable(error_chain(&error.without_url())))?;
+        .map_err(|error| unreachable(crate::destination::error_chain(&error.without_url())))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
@@ -86,20 +86,4 @@ async fn probe_grpc(destination: &Destination<'_>) -> Result<(), Error> {
             reason: format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
         }),
     }
-}
-
-/// An error and its sources, `outer: inner: …`: reqwest's own message ("error sending request") hides
-/// the cause that says what to fix (a refused connection, an untrusted certificate).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

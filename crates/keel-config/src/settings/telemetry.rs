@@ -1,13 +1,14 @@
 //! The `[telemetry]` section: log output, trace and metric export, and the standard `OTEL_*` variables
 //! that feed it (mapped in `layers.rs`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::kinds::Choice;
-use crate::otlp::{Signal, SignalExport};
+use rustls_pki_types::CertificateDer;
+
 use crate::secret::{ConnectionUrl, Secret};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,4 +204,49 @@ impl Choice for TracesSampler {
             TracesSampler::ParentBasedTraceIdRatio,
         ),
     ];
+}
+
+/// The two signals keel exports over OTLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    /// The signal's name in OTLP paths (`/v1/traces`) and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+        }
+    }
+}
+
+/// Where and how one signal is exported ([`crate::TelemetrySettings::export`]).
+#[derive(Debug, Clone)]
+pub struct SignalExport<'a> {
+    pub signal: Signal,
+    /// The signal's own URL (`own_endpoint`, used as it is) or the shared base URL.
+    pub endpoint: &'a ConnectionUrl,
+    pub own_endpoint: bool,
+    pub protocol: OtlpProtocol,
+    /// Header pairs, values percent-decoded (often a credential: never log them).
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+    /// The key that names the trusted CA file, and the file.
+    pub certificate: Option<(&'static str, &'a Path)>,
+}
+
+impl SignalExport<'_> {
+    /// The certificates of the CA file, if one is set, as DER: what an https client adds to the public
+    /// roots. The message names the key, the file and the fix.
+    pub fn trusted_certificates(&self) -> Result<Vec<CertificateDer<'static>>, String> {
+        match self.certificate {
+            None => Ok(Vec::new()),
+            Some((key, path)) => {
+                crate::otlp::read_certificates(path).map_err(|reason| format!("{key}: {reason}"))
+            }
+        }
+    }
 }
