@@ -194,12 +194,13 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use keel_config::{LoadOptions, Settings, Signal, Vars};
 
     use super::*;
 
-    fn settings_with(vars: &[(&str, &str)]) -> Settings {
+    /// The testing environment's settings with `vars` as its environment variables.
+    pub(crate) fn settings_with(vars: &[(&str, &str)]) -> Settings {
         let vars: Vars = vars
             .iter()
             .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))

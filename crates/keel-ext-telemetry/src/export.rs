@@ -211,23 +211,10 @@ impl<S> tracing_subscriber::layer::Filter<S> for ExporterEventLimit {
 
 #[cfg(test)]
 mod tests {
-    use keel_config::{LoadOptions, Vars};
     use opentelemetry::Key;
 
     use super::*;
-
-    fn settings_with(vars: &[(&str, &str)]) -> Settings {
-        let vars: Vars = vars
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect();
-        let options = LoadOptions {
-            environment: Some("testing".to_owned()),
-            vars,
-            ..LoadOptions::default()
-        };
-        keel_config::load(&options).unwrap().settings
-    }
+    use crate::destination::tests::settings_with;
 
     fn attribute(resource: &Resource, key: &'static str) -> Option<String> {
         resource
