@@ -50,3 +50,21 @@ pub(crate) fn rustls_config(roots: RootCertStore) -> Result<rustls::ClientConfig
 pub(crate) fn tonic_config(roots: RootCertStore) -> ClientTlsConfig {
     ClientTlsConfig::new().trust_anchors(roots.roots)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_roots_are_always_trusted_and_a_ca_file_adds_to_them() {
+        let public = webpki_roots::TLS_SERVER_ROOTS.len();
+        assert_eq!(trusted_roots(&[]).unwrap().len(), public);
+        // Not a certificate at all: refused by position, before any connection is tried.
+        let garbage = CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x01]);
+        let message = trusted_roots(&[garbage]).unwrap_err();
+        assert!(
+            message.starts_with("certificate 1 of the CA file cannot be trusted"),
+            "{message}"
+        );
+    }
+}
