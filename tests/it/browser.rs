@@ -156,7 +156,13 @@ async fn a_browser_creates_a_note_through_the_pages_without_a_csp_violation_or_c
             .click()
             .await?;
 
-        let flash = browser.find(By::ClassName("flash")).await?.text().await?;
+        // `query` polls (find would race the redirect after the submit on a loaded machine).
+        let flash = browser
+            .query(By::ClassName("flash"))
+            .first()
+            .await?
+            .text()
+            .await?;
         assert_eq!(flash, "Note “Written in Chromium” created.");
         assert_clean_log(&browser, "the new note").await;
 
@@ -165,7 +171,12 @@ async fn a_browser_creates_a_note_through_the_pages_without_a_csp_violation_or_c
             .await?
             .click()
             .await?;
-        let list = browser.find(By::ClassName("notes")).await?.text().await?;
+        let list = browser
+            .query(By::ClassName("notes"))
+            .first()
+            .await?
+            .text()
+            .await?;
         assert!(list.contains("Written in Chromium"), "{list}");
         assert_clean_log(&browser, "/notes after the change").await;
         WebDriverResult::Ok(())
