@@ -169,6 +169,16 @@ def check_compose(rendered, profile):
                 f"{name}'s stop_grace_period {stop} must exceed drain {drain} + graceful timeout {graceful} "
                 f"+ {KEEL_EXIT_STEPS_SECS} s, or docker kills keel while it finishes requests"
             )
+        metrics_port = environment.get("APP_SERVER__METRICS_PORT")
+        if not metrics_port:
+            problems.append(f"{name} sets no APP_SERVER__METRICS_PORT: its metrics cannot be scraped")
+        elif environment.get("APP_SERVER__METRICS_HOST") != "0.0.0.0":
+            problems.append(
+                f"{name}'s metrics listener must listen on 0.0.0.0 (APP_SERVER__METRICS_HOST) to be scraped "
+                "from compose's network"
+            )
+        elif metrics_port not in [str(port) for port in app.get("expose", [])]:
+            problems.append(f"{name} must `expose` its metrics port {metrics_port}")
         if app.get("image") != services.get("migrate", {}).get("image"):
             problems.append(f"{name} and migrate must run the same image")
         if app.get("depends_on", {}).get("migrate", {}).get("condition") != "service_completed_successfully":
@@ -194,6 +204,22 @@ def check_k8s(rendered):
                 f"terminationGracePeriodSeconds {grace} must exceed drain {drain} + graceful timeout "
                 f"{graceful} + {KEEL_EXIT_STEPS_SECS} s for closing the pool and flushing traces, or the "
                 "kubelet kills keel while it finishes requests"
+            )
+        container = spec["containers"][0]
+        ports = {port.get("name"): port.get("containerPort") for port in container.get("ports", [])}
+        metrics_port = config.get("APP_SERVER__METRICS_PORT")
+        annotations = deployment["spec"]["template"].get("metadata", {}).get("annotations", {})
+        if metrics_port is None or str(ports.get("metrics")) != str(metrics_port):
+            problems.append(
+                f"containerPort `metrics` is {ports.get('metrics')}, APP_SERVER__METRICS_PORT is {metrics_port}: "
+                "they must be set and equal"
+            )
+        elif config.get("APP_SERVER__METRICS_HOST") != "0.0.0.0":
+            problems.append("APP_SERVER__METRICS_HOST must be 0.0.0.0, or nothing outside the pod can scrape")
+        elif str(annotations.get("prometheus.io/port")) != str(metrics_port):
+            problems.append(
+                f"the prometheus.io/port annotation is {annotations.get('prometheus.io/port')}, the metrics "
+                f"port {metrics_port}: they must be equal"
             )
         probes = {
             probe: spec["containers"][0].get(probe, {}).get("httpGet", {}).get("path")

@@ -76,7 +76,7 @@ impl Bao {
         Bao {
             child,
             addr: format!("http://127.0.0.1:{port}"),
-            client: reqwest::blocking::Client::new(),
+            client: crate::http_client::blocking_client(),
             folder,
             _certificates: None,
         }

@@ -339,7 +339,11 @@ fn substitute_instances(text: &str, upstreams: &[String]) -> String {
 
 /// The stylesheet URL the home page links, with its content hash.
 async fn stylesheet_url(nginx: &Nginx) -> String {
-    let page = reqwest::get(nginx.url("/"))
+    let page = crate::http_client::client_builder()
+        .build()
+        .unwrap()
+        .get(nginx.url("/"))
+        .send()
         .await
         .unwrap()
         .text()
@@ -359,7 +363,7 @@ async fn nginx_serves_static_files_itself_and_proxies_the_rest_to_two_instances(
     };
     let instances = Instances::start(&outside).await;
     let nginx = Nginx::start(&outside.nginx, &instances.upstreams()).await;
-    let client = reqwest::Client::new();
+    let client = crate::http_client::client_builder().build().unwrap();
 
     // Static files come from nginx, with the year-long cache only for the current content hash.
     let stylesheet = stylesheet_url(&nginx).await;
@@ -426,7 +430,7 @@ async fn nginx_serves_static_files_itself_and_proxies_the_rest_to_two_instances(
     );
 
     // The client address reaches the access line through the trusted proxy.
-    let from_elsewhere = reqwest::Client::builder()
+    let from_elsewhere = crate::http_client::client_builder()
         .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
         .build()
         .unwrap();
@@ -521,7 +525,7 @@ fn spawn_load(nginx_address: &str, workers: usize, stop: Arc<AtomicBool>) -> Arc
         let stop = Arc::clone(&stop);
         let address = nginx_address.to_owned();
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = crate::http_client::client_builder().build().unwrap();
             let paths = ["/", "/api/v1/health", "/ping", "/test/echo"];
             let mut round = worker;
             while !stop.load(Ordering::Relaxed) {

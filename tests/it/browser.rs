@@ -47,7 +47,7 @@ impl Driver {
             url: format!("http://127.0.0.1:{port}"),
             process,
         };
-        let client = reqwest::Client::new();
+        let client = crate::http_client::client_builder().build().unwrap();
         let started = tokio::time::Instant::now();
         let mut poll = tokio::time::interval(Duration::from_millis(100));
         loop {
@@ -120,6 +120,8 @@ async fn a_browser_creates_a_note_through_the_pages_without_a_csp_violation_or_c
     capabilities
         .set_browser_log_level(LoggingPrefsLogLevel::All)
         .unwrap();
+    // thirtyfour builds its own reqwest client, which needs the process's crypto provider.
+    crate::http_client::install_crypto_provider();
     let browser = WebDriver::new(&driver.url, capabilities)
         .await
         .expect("chromedriver starts a Chromium session");
@@ -154,7 +156,13 @@ async fn a_browser_creates_a_note_through_the_pages_without_a_csp_violation_or_c
             .click()
             .await?;
 
-        let flash = browser.find(By::ClassName("flash")).await?.text().await?;
+        // `query` polls (find would race the redirect after the submit on a loaded machine).
+        let flash = browser
+            .query(By::ClassName("flash"))
+            .first()
+            .await?
+            .text()
+            .await?;
         assert_eq!(flash, "Note “Written in Chromium” created.");
         assert_clean_log(&browser, "the new note").await;
 
@@ -163,7 +171,12 @@ async fn a_browser_creates_a_note_through_the_pages_without_a_csp_violation_or_c
             .await?
             .click()
             .await?;
-        let list = browser.find(By::ClassName("notes")).await?.text().await?;
+        let list = browser
+            .query(By::ClassName("notes"))
+            .first()
+            .await?
+            .text()
+            .await?;
         assert!(list.contains("Written in Chromium"), "{list}");
         assert_clean_log(&browser, "/notes after the change").await;
         WebDriverResult::Ok(())

@@ -237,7 +237,7 @@ pub(crate) async fn spawn_app_in(
 
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: crate::http_client::client_builder().build().unwrap(),
         database,
         _instance: instance,
     }

@@ -59,7 +59,7 @@ impl Moto {
         let moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
-            client: reqwest::blocking::Client::new(),
+            client: crate::http_client::blocking_client(),
             folder,
         };
         stores::wait_for_server(moto.folder.path(), "moto", || {

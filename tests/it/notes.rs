@@ -7,9 +7,10 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
+use crate::collector::Collector;
 use crate::helpers::{TestApp, TestDatabase, backends, spawn_app_with};
 use crate::process::{KeelProcess, fresh_client};
-use crate::telemetry::{Collector, text};
+use crate::telemetry::text;
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
@@ -236,7 +237,7 @@ struct Visitor {
 impl Visitor {
     fn new(app: &TestApp) -> Visitor {
         Visitor {
-            client: reqwest::Client::builder()
+            client: crate::http_client::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

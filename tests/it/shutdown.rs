@@ -11,7 +11,7 @@ use crate::process::KeelProcess;
 async fn after_the_listener_closes_an_open_connection_still_gets_its_answer_then_closes() {
     let mut keel = KeelProcess::start(&[("APP_SERVER__DRAIN_DELAY_SECS", "1")]).await;
     // One keep-alive connection, as a proxy holds them.
-    let client = reqwest::Client::builder()
+    let client = crate::http_client::client_builder()
         .pool_max_idle_per_host(1)
         .build()
         .unwrap();

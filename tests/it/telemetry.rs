@@ -1,141 +1,37 @@
 //! Traces leave keel over OTLP/HTTP: a real receiver, started by the test, decodes what the real process
 //! exports. And a collector that is down costs one log line, never a failed or slow request.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message as _;
 use serde_json::Value;
-use tokio::time::Instant;
 
+use crate::collector::Collector;
 use crate::process::{KeelProcess, fresh_client};
 
-const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
+pub(crate) const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+pub(crate) const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub(crate) const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
 
-/// A span as the collector received it, with its resource's attributes.
-#[derive(Debug, Clone)]
-pub(crate) struct Received {
-    resource: Vec<KeyValue>,
-    pub(crate) span: Span,
-}
-
-/// An OTLP/HTTP receiver on `127.0.0.1:0` that decodes every export with the OTLP protobuf types.
-pub(crate) struct Collector {
-    pub(crate) address: SocketAddr,
-    spans: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Collector {
-    /// A receiver of OTLP over gRPC (the collector's port 4317 protocol).
-    async fn start_grpc() -> Collector {
-        let spans = Arc::new(Mutex::new(Vec::new()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let service = TraceServiceServer::new(GrpcReceiver(Arc::clone(&spans)));
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
-        Collector { address, spans }
-    }
-
-    /// A receiver of OTLP over HTTP/protobuf (the collector's port 4318 protocol).
-    pub(crate) async fn start() -> Collector {
-        let spans = Arc::new(Mutex::new(Vec::new()));
-        let router = Router::new()
-            .route("/v1/traces", post(receive))
-            .with_state(Arc::clone(&spans));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Collector { address, spans }
-    }
-
-    /// Polls until a span named `name` arrived; fails the test after `deadline`.
-    pub(crate) async fn span_named(&self, name: &str, deadline: Duration) -> Received {
-        let started = Instant::now();
-        let mut poll = tokio::time::interval(Duration::from_millis(50));
-        loop {
-            poll.tick().await;
-            if let Some(found) = self
-                .spans
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|received| received.span.name == name)
-            {
-                return found.clone();
-            }
-            let names: Vec<String> = self
-                .spans
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|received| received.span.name.clone())
-                .collect();
-            assert!(
-                started.elapsed() < deadline,
-                "no span {name:?} after {deadline:?}; received {names:?}"
-            );
-        }
-    }
-}
-
-async fn receive(State(spans): State<Arc<Mutex<Vec<Received>>>>, body: Bytes) -> Vec<u8> {
-    let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
-    keep(&spans, request);
-    // An empty ExportTraceServiceResponse encodes to no bytes.
-    Vec::new()
-}
-
-struct GrpcReceiver(Arc<Mutex<Vec<Received>>>);
-
-#[tonic::async_trait]
-impl TraceService for GrpcReceiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        keep(&self.0, request.into_inner());
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-fn keep(spans: &Mutex<Vec<Received>>, request: ExportTraceServiceRequest) {
-    for resource_spans in request.resource_spans {
-        let resource = resource_spans
-            .resource
-            .map(|resource| resource.attributes)
-            .unwrap_or_default();
-        for scope_spans in resource_spans.scope_spans {
-            for span in scope_spans.spans {
-                spans.lock().unwrap().push(Received {
-                    resource: resource.clone(),
-                    span,
-                });
-            }
-        }
-    }
+/// The exporter's warnings and errors among JSON log `lines` (targets `opentelemetry…`, and keel's own
+/// line saying why an export failed).
+pub(crate) fn exporter_diagnostics(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|line| {
+            serde_json::from_str::<Value>(line).is_ok_and(|parsed| {
+                let target = parsed["target"].as_str().unwrap_or_default();
+                matches!(parsed["level"].as_str(), Some("WARN" | "ERROR"))
+                    && (target.starts_with("opentelemetry")
+                        || target == "keel_ext_telemetry::export")
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 /// `GET path` on `keel` as a traced caller would send it: with [`TRACEPARENT`].
-async fn traced_get(keel: &KeelProcess, path: &str) -> reqwest::Response {
+pub(crate) async fn traced_get(keel: &KeelProcess, path: &str) -> reqwest::Response {
     fresh_client()
         .get(format!("{}{path}", keel.address))
         .header("traceparent", TRACEPARENT)
@@ -144,7 +40,7 @@ async fn traced_get(keel: &KeelProcess, path: &str) -> reqwest::Response {
         .unwrap()
 }
 
-fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+pub(crate) fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
     attributes
         .iter()
         .find(|attribute| attribute.key == key)
@@ -159,7 +55,7 @@ pub(crate) fn text<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str>
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
@@ -250,26 +146,19 @@ async fn with_the_collector_down_requests_succeed_and_the_export_failure_is_logg
         Some(0)
     );
 
-    let exporter_lines: Vec<String> = keel
-        .logs()
-        .into_iter()
-        .filter(|line| {
-            serde_json::from_str::<Value>(line)
-                .ok()
-                .and_then(|parsed| {
-                    parsed["target"]
-                        .as_str()
-                        .map(|target| target.starts_with("opentelemetry"))
-                })
-                .unwrap_or(false)
-        })
-        .collect();
+    let exporter_lines = exporter_diagnostics(&keel.logs());
     assert_eq!(exporter_lines.len(), 1, "{exporter_lines:#?}");
+    assert!(
+        exporter_lines[0].contains(&format!(
+            "OTLP export to {endpoint}/v1/traces failed: client error (Connect): tcp connect error: Connection refused"
+        )),
+        "the cause is in the one line: {exporter_lines:#?}"
+    );
 }
 
 #[tokio::test]
 async fn grpc_export_reaches_a_grpc_collector() {
-    let collector = Collector::start_grpc().await;
+    let collector = Collector::start_grpc(None).await;
     let endpoint = format!("http://{}", collector.address);
     let mut keel = KeelProcess::start(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
@@ -331,7 +220,7 @@ async fn a_flag_change_is_a_child_span_of_its_request() {
 }
 
 /// `keel check` (in-process; it runs its own runtime, so off the test's) with `vars`.
-async fn check_with(vars: Vec<(&'static str, String)>) -> crate::helpers::Outcome {
+pub(crate) async fn check_with(vars: Vec<(&'static str, String)>) -> crate::helpers::Outcome {
     tokio::task::spawn_blocking(move || {
         let vars: Vec<(&str, &str)> = vars
             .iter()
@@ -345,7 +234,7 @@ async fn check_with(vars: Vec<(&'static str, String)>) -> crate::helpers::Outcom
 
 #[tokio::test]
 async fn check_sends_each_protocol_an_empty_export_and_a_mismatch_fails() {
-    let grpc = Collector::start_grpc().await;
+    let grpc = Collector::start_grpc(None).await;
     let http = Collector::start().await;
     // (endpoint, protocol, expected line)
     let cases = [

@@ -2,17 +2,18 @@
 //! each documented message is produced here by running keel into its situation, or, where that needs an
 //! outage or a build failure, found in the source of the crate that prints it.
 
+mod situations;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
-
-use sea_orm::{ConnectionTrait, Database, TransactionTrait};
-use serde_json::Value;
 
 use crate::env_example::show_config_with_dotenv;
-use crate::helpers::{Backend, cargo_metadata, run_keel, spawn_app};
+use crate::helpers::{cargo_metadata, run_keel};
 use crate::live_reload::serve_with_a_file_passed_as_socket;
-use crate::process::KeelProcess;
+use crate::troubleshooting::situations::{
+    closed_address, collector_down_messages, database_locked, metrics_port_in_use,
+    missing_static_file, port_in_use, redis_unavailable_log,
+};
 
 /// A message as the page shows it, under its `###` heading.
 #[derive(Debug)]
@@ -92,7 +93,13 @@ fn check(heading: &str) -> Check {
             let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())];
             Check::Produced(run_keel(&["check"], &vars, None).stdout)
         }
-        "OTLP export failing (log)" => Check::InSourceOf(&["opentelemetry-otlp"]),
+        "OTLP export failing (log)" => Check::Produced(collector_down_messages()),
+        "OTLP collector certificate not trusted (log)" => Check::Produced(
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(crate::otlp_tls::untrusted_export_messages()),
+        ),
+        "Metrics port already in use" => Check::Produced(metrics_port_in_use()),
         "Redis unavailable (log)" => Check::Produced(redis_unavailable_log()),
         "Redis unavailable when announcing a change (log)" => {
             Check::InSourceOf(&["keel-ext-flags"])
@@ -254,75 +261,6 @@ fn show_config(vars: &[(&str, &str)]) -> Check {
 /// `show-config` in production with a secret store that cannot be read.
 fn production_with_a_store(vars: &[(&str, &str)]) -> Check {
     Check::Produced(run_keel(&["--env", "production", "show-config"], vars, None).stderr)
-}
-
-/// An address where nothing listens: a port that was free a moment ago.
-fn closed_address() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn port_in_use() -> String {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port().to_string();
-    let set_port = format!("server.port={port}");
-    run_keel(&["--set", &set_port, "serve"], &[], None).stderr
-}
-
-/// `keel flags set` while another connection holds SQLite's write lock.
-fn database_locked() -> String {
-    let folder = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        folder.path().join("keel.sqlite3").display()
-    );
-    let set_url = format!("database.url={url}");
-    let migrated = run_keel(&["--set", &set_url, "migrate", "up"], &[], None);
-    assert_eq!(migrated.code, 0, "{}", migrated.stderr);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (connection, writer) = runtime.block_on(async {
-        let connection = Database::connect(url.as_str()).await.unwrap();
-        let writer = connection.begin().await.unwrap();
-        // A write takes the lock, which the open transaction keeps.
-        writer
-            .execute_unprepared("CREATE TABLE lock_holder (id INTEGER)")
-            .await
-            .unwrap();
-        (connection, writer)
-    });
-    let outcome = run_keel(
-        &["--set", &set_url, "flags", "set", "signup_v2", "on"],
-        &[],
-        None,
-    );
-    runtime.block_on(async {
-        writer.rollback().await.unwrap();
-        connection.close().await.unwrap();
-    });
-    outcome.stderr
-}
-
-fn missing_static_file() -> String {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let app = spawn_app(Backend::Sqlite).await;
-        let response = app.get("/static/css/no-such-file.css").await;
-        assert_eq!(response.status(), 404);
-        response.text().await.unwrap()
-    })
-}
-
-fn redis_unavailable_log() -> String {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let redis_url = format!("redis://{}", closed_address());
-        let keel = KeelProcess::start(&[("REDIS_URL", redis_url.as_str())]).await;
-        let line = keel.wait_for_log("Redis", Duration::from_secs(10)).await;
-        let logged: Value = serde_json::from_str(&line).unwrap();
-        logged["message"].as_str().unwrap().to_owned()
-    })
 }
 
 /// The folder of each package in this platform's dependency graph, from `cargo metadata` (offline:

@@ -19,7 +19,7 @@ const DAY: u64 = 24 * HOUR;
 
 /// Every whole-number setting. A setting missing here would be unbounded, so a unit test checks that
 /// each whole number in `profiles/default.toml` has its entry.
-pub(crate) const BOUNDS: [Bound; 19] = [
+pub(crate) const BOUNDS: [Bound; 21] = [
     Bound::new("server.port", 0, 65535, None),
     Bound::new("server.metrics_port", 0, 65535, None),
     // A body is held in memory while a handler reads it; beyond a gigabyte, stream it instead.
@@ -49,6 +49,18 @@ pub(crate) const BOUNDS: [Bound; 19] = [
     // Ten minutes: an export that takes longer holds the batch queue hostage.
     Bound::new(
         "telemetry.otlp_timeout_ms",
+        1,
+        600_000,
+        Some("milliseconds"),
+    ),
+    Bound::new(
+        "telemetry.otlp_traces_timeout_ms",
+        1,
+        600_000,
+        Some("milliseconds"),
+    ),
+    Bound::new(
+        "telemetry.otlp_metrics_timeout_ms",
         1,
         600_000,
         Some("milliseconds"),

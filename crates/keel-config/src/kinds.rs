@@ -1,4 +1,5 @@
-//! How two kinds of setting are written, for serde: one name out of a few, and a duration in seconds.
+//! How two kinds of setting are written, for serde: one name out of a few (or none), and a duration in
+//! seconds.
 //!
 //! Each is a `#[serde(with = …)]` module, so a field says how it is written where it is declared and the
 //! rule lives here once, instead of in one `TryFrom<String>` impl and one getter per setting.
@@ -61,6 +62,32 @@ pub(crate) mod choice {
             return last.to_owned();
         }
         format!("{} or {last}", names.join(", "))
+    }
+}
+
+/// `#[serde(default, with = "crate::kinds::optional_choice")]` for an `Option` of a [`Choice`]: unset
+/// is `None` (the field needs `default`, as serde treats a missing field specially only without `with`).
+pub(crate) mod optional_choice {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Choice;
+
+    pub(crate) fn serialize<S: Serializer, T: Choice>(
+        value: &Option<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::choice::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: Choice>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        #[derive(Deserialize)]
+        struct Chosen<T: Choice>(#[serde(with = "super::choice")] T);
+        Ok(Option::<Chosen<T>>::deserialize(deserializer)?.map(|Chosen(value)| value))
     }
 }
 

@@ -13,7 +13,7 @@ use crate::vars::{Override, Vars};
 
 /// Conventional variable names that platforms and tools set, and the key each one feeds. A keel variable
 /// (`APP_…`) for the same key wins over these.
-pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 30] = [
+pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 39] = [
     ("DATABASE_URL", "database.url"),
     ("DATABASE_PASSWORD", "database.password"),
     ("REDIS_URL", "redis.url"),
@@ -53,6 +53,44 @@ pub(crate) const CONVENTIONAL_VARIABLES: [(&str, &str); 30] = [
     ("OTEL_EXPORTER_OTLP_HEADERS", "telemetry.otlp_headers"),
     ("OTEL_EXPORTER_OTLP_TIMEOUT", "telemetry.otlp_timeout_ms"),
     ("OTEL_SDK_DISABLED", "telemetry.sdk_disabled"),
+    // OTLP over TLS and the per-signal variants of the shared OTLP variables (per-signal wins for its
+    // signal: `TelemetrySettings::export`).
+    (
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "telemetry.otlp_certificate",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+        "telemetry.otlp_traces_certificate",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+        "telemetry.otlp_metrics_certificate",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "telemetry.otlp_traces_protocol",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "telemetry.otlp_metrics_protocol",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "telemetry.otlp_traces_headers",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        "telemetry.otlp_metrics_headers",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "telemetry.otlp_traces_timeout_ms",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+        "telemetry.otlp_metrics_timeout_ms",
+    ),
 ];
 
 /// Variables that steer the loader itself rather than set a key.

@@ -13,6 +13,7 @@ mod kinds;
 mod layers;
 mod load;
 mod merge;
+mod otlp;
 mod provenance;
 mod read;
 mod secret;
@@ -32,7 +33,8 @@ pub use crate::secret::{ConnectionUrl, Fingerprints, Secret};
 pub use crate::settings::{
     AppSettings, DatabaseSettings, FeatureSettings, FlagSyncSettings, LogFormat, NotesSettings,
     OtlpProtocol, RedisSettings, STATEMENT_LOG_LEVELS, SameSite, SecuritySettings, ServerSettings,
-    Settings, StaticFilesSettings, TelemetrySettings, TracesSampler, UrlScheme,
+    Settings, Signal, SignalExport, StaticFilesSettings, TelemetrySettings, TracesSampler,
+    UrlScheme,
 };
 pub use crate::store_settings::{SecretsSettings, SsmSettings, StoreEntry, VaultSettings};
 pub use crate::stores::Preloaded;

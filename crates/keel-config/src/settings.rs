@@ -19,7 +19,9 @@ use crate::kinds::Choice;
 use crate::secret::{ConnectionUrl, Secret};
 use crate::store_settings::SecretsSettings;
 
-pub use self::telemetry::{LogFormat, OtlpProtocol, TelemetrySettings, TracesSampler};
+pub use self::telemetry::{
+    LogFormat, OtlpProtocol, Signal, SignalExport, TelemetrySettings, TracesSampler,
+};
 
 /// Every setting keel reads. Unknown keys in any layer are an error (see `docs/configuration.md`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -304,6 +306,8 @@ pub(crate) fn is_secret(key: &str) -> bool {
             | "telemetry.otlp_traces_endpoint"
             | "telemetry.otlp_metrics_endpoint"
             | "telemetry.otlp_headers"
+            | "telemetry.otlp_traces_headers"
+            | "telemetry.otlp_metrics_headers"
     )
 }
 

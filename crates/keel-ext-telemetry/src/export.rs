@@ -1,10 +1,10 @@
-//! Trace export: the tracer provider (resource, sampler, batch processor, OTLP/HTTP exporter), the filter
-//! that keeps exporter failures from flooding the logs.
+//! Trace export: the tracer provider (resource, sampler, batch processor, OTLP exporter over HTTP or
+//! gRPC, with TLS for `https://`), the filter that keeps exporter failures from flooding the logs.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use keel_config::{ConnectionUrl, OtlpProtocol, Settings, TelemetrySettings, TracesSampler};
+use keel_config::{OtlpProtocol, Settings, Signal, TelemetrySettings, TracesSampler};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{
     Protocol, WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _,
@@ -18,6 +18,7 @@ use tracing::Metadata;
 use tracing::subscriber::Interest;
 
 use crate::Error;
+use crate::destination::{Destination, blocking_client, with_grpc_tls};
 
 /// How often the same exporter diagnostic may reach the logs.
 pub(crate) const EXPORTER_EVENT_INTERVAL: Duration = Duration::from_secs(60);
@@ -68,72 +69,10 @@ fn sampler(telemetry: &TelemetrySettings) -> Sampler {
     }
 }
 
-/// How an exporter reaches its collector: the URL (and whether it is the signal's own, used as it is),
-/// the headers and the time limit, all from `telemetry.*`.
-pub(crate) struct Destination<'a> {
-    pub(crate) endpoint: &'a ConnectionUrl,
-    pub(crate) own: bool,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) timeout: Duration,
-}
-
-impl<'a> Destination<'a> {
-    pub(crate) fn new(
-        telemetry: &TelemetrySettings,
-        (endpoint, own): (&'a ConnectionUrl, bool),
-    ) -> Destination<'a> {
-        Destination {
-            endpoint,
-            own,
-            headers: telemetry.otlp_header_pairs(),
-            timeout: Duration::from_millis(telemetry.otlp_timeout_ms),
-        }
-    }
-
-    /// The HTTP URL of `signal`: the signal's own URL as it is, else `<endpoint>/v1/<signal>`; exposed
-    /// (to send to) or masked (to show).
-    pub(crate) fn http_url(&self, signal: &str, masked: bool) -> String {
-        let url = if masked {
-            self.endpoint.masked()
-        } else {
-            self.endpoint.expose().to_owned()
-        };
-        if self.own {
-            url
-        } else {
-            signal_url(&url, signal)
-        }
-    }
-
-    /// The headers as gRPC metadata; a header that cannot be one is named by position (its value may
-    /// be a credential).
-    pub(crate) fn metadata(&self) -> Result<tonic::metadata::MetadataMap, Error> {
-        let mut metadata = tonic::metadata::MetadataMap::new();
-        for (position, (key, value)) in self.headers.iter().enumerate() {
-            let key = tonic::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes());
-            let value = tonic::metadata::MetadataValue::try_from(value.as_str());
-            match (key, value) {
-                (Ok(key), Ok(value)) => {
-                    metadata.insert(key, value);
-                }
-                _ => {
-                    return Err(Error::Exporter {
-                        endpoint: self.endpoint.masked(),
-                        reason: format!(
-                            "header {} of telemetry.otlp_headers cannot be sent as gRPC metadata: use a lowercase name of letters, digits and - and a visible ASCII value",
-                            position + 1
-                        ),
-                    });
-                }
-            }
-        }
-        Ok(metadata)
-    }
-}
-
 /// The tracer provider for `settings`: always with a resource and a sampler (so requests get trace ids),
 /// and with a batch OTLP exporter (HTTP/protobuf or gRPC) when spans have an endpoint
-/// (`telemetry.otlp_traces_endpoint` or `telemetry.otlp_endpoint`, and `telemetry.sdk_disabled` off).
+/// (`telemetry.otlp_traces_endpoint` or `telemetry.otlp_endpoint`, and `telemetry.sdk_disabled` off),
+/// over TLS when the endpoint is `https://`.
 pub(crate) fn provider(
     settings: &Settings,
     resource: Resource,
@@ -142,11 +81,11 @@ pub(crate) fn provider(
     let builder = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler(telemetry));
-    let Some(endpoint) = telemetry.traces_endpoint() else {
+    let Some(export) = telemetry.export(Signal::Traces) else {
         return Ok(builder.build());
     };
-    let destination = Destination::new(telemetry, endpoint);
-    Ok(match telemetry.otlp_protocol {
+    let destination = Destination::new(export)?;
+    Ok(match destination.export.protocol {
         OtlpProtocol::HttpProtobuf => builder
             .with_span_processor(BatchSpanProcessor::builder(http_exporter(&destination)?).build()),
         OtlpProtocol::Grpc => {
@@ -166,12 +105,13 @@ pub(crate) fn provider(
 pub(crate) fn grpc_exporter(
     destination: &Destination<'_>,
 ) -> Result<opentelemetry_otlp::SpanExporter, Error> {
-    let endpoint = destination.endpoint;
-    opentelemetry_otlp::SpanExporter::builder()
+    let endpoint = destination.export.endpoint;
+    let builder = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_endpoint(endpoint.expose())
-        .with_timeout(destination.timeout)
-        .with_metadata(destination.metadata()?)
+        .with_timeout(destination.export.timeout)
+        .with_metadata(destination.metadata()?);
+    with_grpc_tls(builder, destination)
         .build()
         .map_err(|error| Error::Exporter {
             endpoint: endpoint.masked(),
@@ -181,56 +121,29 @@ pub(crate) fn grpc_exporter(
 
 /// The OTLP/HTTP protobuf exporter, sending to `<endpoint>/v1/traces` (or the traces endpoint as it is).
 fn http_exporter(destination: &Destination<'_>) -> Result<opentelemetry_otlp::SpanExporter, Error> {
-    let endpoint = destination.endpoint;
     let failed = |reason: String| Error::Exporter {
-        endpoint: destination.http_url("traces", true),
-        reason: endpoint.redact(&reason),
+        endpoint: destination.http_url(true),
+        reason: destination.export.endpoint.redact(&reason),
     };
     opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(destination.http_url("traces", false))
-        .with_timeout(destination.timeout)
-        .with_headers(destination.headers.iter().cloned().collect())
+        .with_endpoint(destination.http_url(false))
+        .with_timeout(destination.export.timeout)
+        .with_headers(destination.export.headers.iter().cloned().collect())
         // The default batch processor exports from its own thread with a blocking client, never on a
         // request's runtime thread. The client is passed explicitly because a feature enabled anywhere in
         // the dependency graph could otherwise switch the default to an async client that needs a runtime
         // (and then silently drops every span).
-        .with_http_client(blocking_client(destination.timeout).map_err(failed)?)
+        .with_http_client(blocking_client(destination)?)
         .build()
         .map_err(|error| failed(error.to_string()))
 }
 
-/// The URL of one signal (`traces`, `metrics`) for a collector's base URL: `<base>/v1/<signal>`, unless
-/// it already ends so.
-fn signal_url(endpoint: &str, signal: &str) -> String {
-    let base = endpoint.trim_end_matches('/');
-    let path = format!("/v1/{signal}");
-    if base.ends_with(&path) {
-        base.to_owned()
-    } else {
-        format!("{base}{path}")
-    }
-}
-
-/// A blocking HTTP client owns a runtime of its own, which must not be created on a runtime thread, so it
-/// is built on a short-lived one. Its timeout is set here because the exporter's does not apply to a
-/// client passed in.
-pub(crate) fn blocking_client(timeout: Duration) -> Result<reqwest::blocking::Client, String> {
-    std::thread::spawn(move || {
-        reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .build()
-    })
-    .join()
-    .map_err(|_| "building the HTTP client panicked".to_owned())?
-    .map_err(|error| error.to_string())
-}
-
-/// A per-layer filter letting exporter diagnostics (events whose target starts with `opentelemetry`)
-/// through at most once per `interval`, all of them together: one failed batch produces several events
-/// (retries exhausted, export failed), and an outage should cost one line, not one per event or batch.
-/// Everything else passes.
+/// A per-layer filter letting exporter diagnostics ([`is_exporter_event`]) through at most once per
+/// `interval`, all of them together: one failed batch produces several events (retries exhausted, export
+/// failed, keel's line with the cause), and an outage should cost one line, not one per event or batch.
+/// The retry loop's warnings never show (the line with the cause follows them). Everything else passes.
 pub(crate) fn rate_limit_exporter_events(interval: Duration) -> ExporterEventLimit {
     ExporterEventLimit {
         interval,
@@ -243,8 +156,20 @@ pub(crate) struct ExporterEventLimit {
     last_shown: Mutex<Option<Instant>>,
 }
 
+/// An exporter diagnostic worth a line once a minute: a warning or error of the OpenTelemetry crates,
+/// or keel's own line saying why an HTTP export failed. Their info and debug events (one-off lifecycle
+/// lines such as the meter provider being set) pass unlimited, so they never use up the minute's line.
 fn is_exporter_event(metadata: &Metadata<'_>) -> bool {
-    metadata.is_event() && metadata.target().starts_with("opentelemetry")
+    metadata.is_event()
+        && *metadata.level() <= tracing::Level::WARN
+        && (metadata.target().starts_with("opentelemetry")
+            || metadata.target() == crate::destination::FAILURE_TARGET)
+}
+
+/// The retry loop's "exhausted retries" and "deadline exceeded" warnings: always followed, for the same
+/// batch, by the processor's error that says why, so they are never the line shown.
+fn is_retry_bookkeeping(metadata: &Metadata<'_>) -> bool {
+    metadata.target() == "opentelemetry-otlp" && metadata.name().starts_with("Export.Failed.")
 }
 
 impl<S> tracing_subscriber::layer::Filter<S> for ExporterEventLimit {
@@ -255,6 +180,9 @@ impl<S> tracing_subscriber::layer::Filter<S> for ExporterEventLimit {
     ) -> bool {
         if !is_exporter_event(metadata) {
             return true;
+        }
+        if is_retry_bookkeeping(metadata) {
+            return false;
         }
         let now = Instant::now();
         let mut last_shown = self
@@ -283,23 +211,10 @@ impl<S> tracing_subscriber::layer::Filter<S> for ExporterEventLimit {
 
 #[cfg(test)]
 mod tests {
-    use keel_config::{LoadOptions, Vars};
     use opentelemetry::Key;
 
     use super::*;
-
-    fn settings_with(vars: &[(&str, &str)]) -> Settings {
-        let vars: Vars = vars
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect();
-        let options = LoadOptions {
-            environment: Some("testing".to_owned()),
-            vars,
-            ..LoadOptions::default()
-        };
-        keel_config::load(&options).unwrap().settings
-    }
+    use crate::destination::tests::settings_with;
 
     fn attribute(resource: &Resource, key: &'static str) -> Option<String> {
         resource
@@ -345,42 +260,5 @@ mod tests {
             attribute(&resource, "deployment.environment.name").as_deref(),
             Some("testing")
         );
-    }
-
-    #[test]
-    fn a_signal_endpoint_is_used_as_it_is_and_the_shared_one_gets_the_signal_path() {
-        let settings = settings_with(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
-            (
-                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                "http://traces.example/custom",
-            ),
-        ]);
-        let telemetry = &settings.telemetry;
-        let traces = Destination::new(telemetry, telemetry.traces_endpoint().unwrap());
-        assert_eq!(
-            traces.http_url("traces", false),
-            "http://traces.example/custom"
-        );
-        let metrics = Destination::new(telemetry, telemetry.metrics_endpoint().unwrap());
-        assert_eq!(
-            metrics.http_url("metrics", false),
-            "http://collector:4318/v1/metrics"
-        );
-    }
-
-    #[test]
-    fn the_traces_path_is_appended_once() {
-        let cases = [
-            ("http://collector:4318", "http://collector:4318/v1/traces"),
-            ("http://collector:4318/", "http://collector:4318/v1/traces"),
-            (
-                "http://collector:4318/v1/traces",
-                "http://collector:4318/v1/traces",
-            ),
-        ];
-        for (endpoint, expected) in cases {
-            assert_eq!(signal_url(endpoint, "traces"), expected);
-        }
     }
 }

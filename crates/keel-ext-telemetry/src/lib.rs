@@ -6,6 +6,7 @@
 //! global default, so tests and other embedders stay in control. It knows nothing about routes or
 //! handlers: the app factory hands it a request's method, route template, request id and headers.
 
+mod destination;
 mod export;
 mod filter;
 mod instruments;
@@ -15,10 +16,11 @@ mod probe;
 mod process;
 mod prometheus;
 mod request;
+mod tls;
 
 use std::time::Duration;
 
-use keel_config::{LogFormat, Settings};
+use keel_config::{LogFormat, Settings, Signal};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -135,7 +137,7 @@ where
     // traces, `X-Trace-ID` and the ids in warning lines do not depend on how verbose the logs are.
     // Without an exporter the OpenTelemetry layer would build every span only to drop it, and record
     // every info event on it: it is left out, and `request_span` makes the ids itself.
-    let traces = settings.telemetry.otlp_endpoint.is_some().then(|| {
+    let traces = telemetry.export(Signal::Traces).is_some().then(|| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(settings.app.token()))
             .with_filter(LevelFilter::INFO)

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use keel_config::{OtlpProtocol, Settings};
+use keel_config::{OtlpProtocol, Settings, Signal};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_otlp::{
     Protocol, WithExportConfig as _, WithHttpConfig as _, WithTonicConfig as _,
@@ -21,7 +21,7 @@ use opentelemetry_sdk::metrics::{
 use opentelemetry_sdk::runtime::Tokio;
 
 use crate::Error;
-use crate::export::{Destination, blocking_client};
+use crate::destination::{Destination, blocking_client, with_grpc_tls};
 
 /// Reads the current value of every instrument, for one scrape of `/metrics`. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -80,9 +80,9 @@ pub(crate) fn provider(
     let mut builder = SdkMeterProvider::builder()
         .with_resource(resource)
         .with_reader(SharedReader(Arc::clone(&reader)));
-    if let Some(endpoint) = settings.telemetry.metrics_endpoint() {
-        let destination = Destination::new(&settings.telemetry, endpoint);
-        builder = match settings.telemetry.otlp_protocol {
+    if let Some(export) = settings.telemetry.export(Signal::Metrics) {
+        let destination = Destination::new(export)?;
+        builder = match destination.export.protocol {
             OtlpProtocol::HttpProtobuf => {
                 builder.with_reader(PeriodicReader::builder(http_exporter(&destination)?).build())
             }
@@ -106,32 +106,31 @@ pub(crate) fn provider(
 fn http_exporter(
     destination: &Destination<'_>,
 ) -> Result<opentelemetry_otlp::MetricExporter, Error> {
-    let endpoint = destination.endpoint;
-    let failed = |reason: String| Error::Exporter {
-        endpoint: destination.http_url("metrics", true),
-        reason: endpoint.redact(&reason),
-    };
     opentelemetry_otlp::MetricExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(destination.http_url("metrics", false))
-        .with_timeout(destination.timeout)
-        .with_headers(destination.headers.iter().cloned().collect())
-        .with_http_client(blocking_client(destination.timeout).map_err(failed)?)
+        .with_endpoint(destination.http_url(false))
+        .with_timeout(destination.export.timeout)
+        .with_headers(destination.export.headers.iter().cloned().collect())
+        .with_http_client(blocking_client(destination)?)
         .build()
-        .map_err(|error| failed(error.to_string()))
+        .map_err(|error| Error::Exporter {
+            endpoint: destination.http_url(true),
+            reason: destination.export.endpoint.redact(&error.to_string()),
+        })
 }
 
 /// The OTLP/gRPC metrics exporter; it must be built inside a tokio runtime.
 fn grpc_exporter(
     destination: &Destination<'_>,
 ) -> Result<opentelemetry_otlp::MetricExporter, Error> {
-    let endpoint = destination.endpoint;
-    opentelemetry_otlp::MetricExporter::builder()
+    let endpoint = destination.export.endpoint;
+    let builder = opentelemetry_otlp::MetricExporter::builder()
         .with_tonic()
         .with_endpoint(endpoint.expose())
-        .with_timeout(destination.timeout)
-        .with_metadata(destination.metadata()?)
+        .with_timeout(destination.export.timeout)
+        .with_metadata(destination.metadata()?);
+    with_grpc_tls(builder, destination)
         .build()
         .map_err(|error| Error::Exporter {
             endpoint: endpoint.masked(),

@@ -4,52 +4,52 @@
 
 use std::time::Duration;
 
-use keel_config::{ConnectionUrl, OtlpProtocol, TelemetrySettings};
+use keel_config::{OtlpProtocol, SignalExport};
 use opentelemetry_sdk::trace::SpanExporter as _;
 
 use crate::Error;
-use crate::export::{Destination, grpc_exporter};
+use crate::destination::Destination;
+use crate::export::grpc_exporter;
 
 /// How long the probe may take, connection included.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Sends an export with no spans to where spans go (`endpoint`, one of
-/// [`TelemetrySettings::traces_endpoint`]), with the configured headers, and checks that the collector
-/// accepts it. Must run inside a tokio runtime.
-pub async fn probe_endpoint(
-    telemetry: &TelemetrySettings,
-    endpoint: (&ConnectionUrl, bool),
-) -> Result<(), Error> {
-    let mut destination = Destination::new(telemetry, endpoint);
-    destination.timeout = PROBE_TIMEOUT;
-    match telemetry.otlp_protocol {
+/// Sends an export with no spans to where spans go (`export`, from
+/// [`keel_config::TelemetrySettings::export`]), with the configured headers and TLS roots, and checks that
+/// the collector accepts it. Must run inside a tokio runtime.
+pub async fn probe_endpoint(mut export: SignalExport<'_>) -> Result<(), Error> {
+    export.timeout = PROBE_TIMEOUT;
+    let destination = Destination::new(export)?;
+    match destination.export.protocol {
         OtlpProtocol::HttpProtobuf => probe_http(&destination).await,
         OtlpProtocol::Grpc => probe_grpc(&destination).await,
     }
 }
 
 async fn probe_http(destination: &Destination<'_>) -> Result<(), Error> {
-    let endpoint = destination.endpoint;
+    let endpoint = destination.export.endpoint;
     let unreachable = |reason: String| Error::Unreachable {
         endpoint: endpoint.masked(),
         reason: endpoint.redact(&reason),
     };
+    // keel's own TLS config, as for the exporter (`tls.rs` says why it is never the process default).
     let client = reqwest::Client::builder()
         .timeout(PROBE_TIMEOUT)
+        .tls_backend_preconfigured(destination.rustls_config()?)
         .build()
         .map_err(|error| unreachable(error.to_string()))?;
     // An empty body is a valid, empty `ExportTraceServiceRequest`.
     let mut request = client
-        .post(destination.http_url("traces", false))
+        .post(destination.http_url(false))
         .header(http::header::CONTENT_TYPE, "application/x-protobuf");
-    for (name, value) in &destination.headers {
+    for (name, value) in &destination.export.headers {
         request = request.header(name, value);
     }
     let response = request
         .send()
         .await
         // The error's URL would carry the password; the endpoint is named by the error itself.
-        .map_err(|error| unreachable(error.without_url().to_string()))?;
+        .map_err(|error| unreachable(crate::destination::error_chain(&error.without_url())))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
@@ -70,7 +70,7 @@ async fn probe_http(destination: &Destination<'_>) -> Result<(), Error> {
 }
 
 async fn probe_grpc(destination: &Destination<'_>) -> Result<(), Error> {
-    let endpoint = destination.endpoint;
+    let endpoint = destination.export.endpoint;
     let exporter = grpc_exporter(destination)?;
     match tokio::time::timeout(PROBE_TIMEOUT, exporter.export(Vec::new())).await {
         Ok(Ok(())) => Ok(()),

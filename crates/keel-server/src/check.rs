@@ -79,14 +79,14 @@ pub(crate) async fn check(
             Err(error) => report.fail(format!("redis: {error}")),
         },
     }
-    match settings.telemetry.traces_endpoint() {
+    match settings.telemetry.export(keel_config::Signal::Traces) {
         None if settings.telemetry.sdk_disabled => {
             report.pass("traces: not exported (telemetry.sdk_disabled is on)".to_owned());
         }
         None => report.pass("traces: not exported (telemetry.otlp_endpoint is not set)".to_owned()),
         Some(traces) => {
-            let endpoint = traces.0;
-            match keel_ext_telemetry::probe_endpoint(&settings.telemetry, traces).await {
+            let endpoint = traces.endpoint;
+            match keel_ext_telemetry::probe_endpoint(traces).await {
                 Ok(()) => report.pass(format!(
                     "traces: the OTLP endpoint {} accepts an empty export",
                     endpoint.masked()

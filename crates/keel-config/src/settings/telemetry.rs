@@ -1,9 +1,14 @@
 //! The `[telemetry]` section: log output, trace and metric export, and the standard `OTEL_*` variables
 //! that feed it (mapped in `layers.rs`).
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::kinds::Choice;
+use rustls_pki_types::CertificateDer;
+
 use crate::secret::{ConnectionUrl, Secret};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,32 +81,87 @@ pub struct TelemetrySettings {
     /// Turns OTLP export of traces and metrics off whatever the endpoints say. `OTEL_SDK_DISABLED` sets
     /// it too.
     pub sdk_disabled: bool,
+    /// A PEM file of CA certificates trusted, besides the public (webpki) roots, when an endpoint is
+    /// `https://`: for a collector whose certificate a private CA signed. `OTEL_EXPORTER_OTLP_CERTIFICATE`
+    /// sets it too.
+    pub otlp_certificate: Option<PathBuf>,
+    /// Spans' own `otlp_certificate`, replacing it for spans. `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE`.
+    pub otlp_traces_certificate: Option<PathBuf>,
+    /// Metrics' own `otlp_certificate`. `OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE`.
+    pub otlp_metrics_certificate: Option<PathBuf>,
+    /// Spans' own `otlp_protocol`. `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`.
+    #[serde(default, with = "crate::kinds::optional_choice")]
+    pub otlp_traces_protocol: Option<OtlpProtocol>,
+    /// Metrics' own `otlp_protocol`. `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`.
+    #[serde(default, with = "crate::kinds::optional_choice")]
+    pub otlp_metrics_protocol: Option<OtlpProtocol>,
+    /// Spans' own `otlp_headers`, sent instead of them (a secret). `OTEL_EXPORTER_OTLP_TRACES_HEADERS`.
+    pub otlp_traces_headers: Option<Secret>,
+    /// Metrics' own `otlp_headers` (a secret). `OTEL_EXPORTER_OTLP_METRICS_HEADERS`.
+    pub otlp_metrics_headers: Option<Secret>,
+    /// Spans' own `otlp_timeout_ms`. `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`.
+    pub otlp_traces_timeout_ms: Option<u64>,
+    /// Metrics' own `otlp_timeout_ms`. `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`.
+    pub otlp_metrics_timeout_ms: Option<u64>,
 }
 
 impl TelemetrySettings {
-    /// Where spans go, if anywhere: `otlp_traces_endpoint` as it is, else `otlp_endpoint` (to which the
-    /// exporter appends `/v1/traces` over HTTP), and nowhere when `sdk_disabled`. The flag says whether
-    /// the URL is a signal's own (used as it is).
-    pub fn traces_endpoint(&self) -> Option<(&ConnectionUrl, bool)> {
-        self.signal_endpoint(self.otlp_traces_endpoint.as_ref())
-    }
-
-    /// Where metrics go, as [`TelemetrySettings::traces_endpoint`] says for spans.
-    pub fn metrics_endpoint(&self) -> Option<(&ConnectionUrl, bool)> {
-        self.signal_endpoint(self.otlp_metrics_endpoint.as_ref())
-    }
-
-    fn signal_endpoint<'a>(
-        &'a self,
-        own: Option<&'a ConnectionUrl>,
-    ) -> Option<(&'a ConnectionUrl, bool)> {
+    /// Where and how `signal` is exported, if at all: each per-signal key (`otlp_traces_endpoint`,
+    /// `otlp_traces_protocol`, …) replaces the shared one for its signal, as the OpenTelemetry
+    /// specification says; nothing when `sdk_disabled` or when neither endpoint is set.
+    pub fn export(&self, signal: Signal) -> Option<SignalExport<'_>> {
         if self.sdk_disabled {
             return None;
         }
-        match own {
-            Some(url) => Some((url, true)),
-            None => self.otlp_endpoint.as_ref().map(|url| (url, false)),
-        }
+        let (endpoint, protocol, headers, timeout_ms, certificate) = match signal {
+            Signal::Traces => (
+                &self.otlp_traces_endpoint,
+                self.otlp_traces_protocol,
+                &self.otlp_traces_headers,
+                self.otlp_traces_timeout_ms,
+                (
+                    "telemetry.otlp_traces_certificate",
+                    &self.otlp_traces_certificate,
+                ),
+            ),
+            Signal::Metrics => (
+                &self.otlp_metrics_endpoint,
+                self.otlp_metrics_protocol,
+                &self.otlp_metrics_headers,
+                self.otlp_metrics_timeout_ms,
+                (
+                    "telemetry.otlp_metrics_certificate",
+                    &self.otlp_metrics_certificate,
+                ),
+            ),
+        };
+        let (endpoint, own_endpoint) = match endpoint {
+            Some(url) => (url, true),
+            None => (self.otlp_endpoint.as_ref()?, false),
+        };
+        let certificate = match certificate {
+            (key, Some(path)) => Some((key, path.as_path())),
+            (_, None) => self
+                .otlp_certificate
+                .as_deref()
+                .map(|path| ("telemetry.otlp_certificate", path)),
+        };
+        Some(SignalExport {
+            signal,
+            endpoint,
+            own_endpoint,
+            protocol: protocol.unwrap_or(self.otlp_protocol),
+            headers: headers
+                .as_ref()
+                .or(self.otlp_headers.as_ref())
+                .map(|headers| crate::grammar::key_value_pairs(headers.expose()))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(Result::ok)
+                .collect(),
+            timeout: Duration::from_millis(timeout_ms.unwrap_or(self.otlp_timeout_ms)),
+            certificate,
+        })
     }
 
     /// `resource_attributes` as pairs, values percent-decoded; items without `=` are left out (validation
@@ -110,17 +170,6 @@ impl TelemetrySettings {
         self.resource_attributes
             .as_deref()
             .map(crate::grammar::key_value_pairs)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect()
-    }
-
-    /// `otlp_headers` as pairs, values percent-decoded.
-    pub fn otlp_header_pairs(&self) -> Vec<(String, String)> {
-        self.otlp_headers
-            .as_ref()
-            .map(|headers| crate::grammar::key_value_pairs(headers.expose()))
             .unwrap_or_default()
             .into_iter()
             .filter_map(Result::ok)
@@ -155,4 +204,49 @@ impl Choice for TracesSampler {
             TracesSampler::ParentBasedTraceIdRatio,
         ),
     ];
+}
+
+/// The two signals keel exports over OTLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    /// The signal's name in OTLP paths (`/v1/traces`) and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+        }
+    }
+}
+
+/// Where and how one signal is exported ([`crate::TelemetrySettings::export`]).
+#[derive(Debug, Clone)]
+pub struct SignalExport<'a> {
+    pub signal: Signal,
+    /// The signal's own URL (`own_endpoint`, used as it is) or the shared base URL.
+    pub endpoint: &'a ConnectionUrl,
+    pub own_endpoint: bool,
+    pub protocol: OtlpProtocol,
+    /// Header pairs, values percent-decoded (often a credential: never log them).
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+    /// The key that names the trusted CA file, and the file.
+    pub certificate: Option<(&'static str, &'a Path)>,
+}
+
+impl SignalExport<'_> {
+    /// The certificates of the CA file, if one is set, as DER: what an https client adds to the public
+    /// roots. The message names the key, the file and the fix.
+    pub fn trusted_certificates(&self) -> Result<Vec<CertificateDer<'static>>, String> {
+        match self.certificate {
+            None => Ok(Vec::new()),
+            Some((key, path)) => {
+                crate::otlp::read_certificates(path).map_err(|reason| format!("{key}: {reason}"))
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! What the telemetry settings' types alone cannot say: endpoint schemes, the sample ratio's range, the
-//! `key=value` lists of resource attributes and headers (the headers named by position only: a secret).
+//! `key=value` lists of resource attributes and headers (the headers named by position only: a secret),
+//! and CA certificate files that exist and hold a certificate.
 
 use super::{Context, Section};
 use crate::bounds;
@@ -60,18 +61,41 @@ impl Section for TelemetrySettings {
                 ));
             }
         }
-        if let Some(headers) = &self.otlp_headers
-            && let Some(position) = crate::grammar::key_value_pairs(headers.expose())
-                .into_iter()
-                .find_map(Result::err)
-        {
-            // The headers are a secret: the message names the item by position only.
-            problems.push((
-                "telemetry.otlp_headers",
-                format!(
-                    "item {position} is not key=value: write headers separated by commas, e.g. authorization=Bearer%20TOKEN (percent-encode spaces and commas)"
-                ),
-            ));
+        for (key, headers) in [
+            ("telemetry.otlp_headers", &self.otlp_headers),
+            ("telemetry.otlp_traces_headers", &self.otlp_traces_headers),
+            ("telemetry.otlp_metrics_headers", &self.otlp_metrics_headers),
+        ] {
+            if let Some(headers) = headers
+                && let Some(position) = crate::grammar::key_value_pairs(headers.expose())
+                    .into_iter()
+                    .find_map(Result::err)
+            {
+                // The headers are a secret: the message names the item by position only.
+                problems.push((
+                    key,
+                    format!(
+                        "item {position} is not key=value: write headers separated by commas, e.g. authorization=Bearer%20TOKEN (percent-encode spaces and commas)"
+                    ),
+                ));
+            }
+        }
+        for (key, path) in [
+            ("telemetry.otlp_certificate", &self.otlp_certificate),
+            (
+                "telemetry.otlp_traces_certificate",
+                &self.otlp_traces_certificate,
+            ),
+            (
+                "telemetry.otlp_metrics_certificate",
+                &self.otlp_metrics_certificate,
+            ),
+        ] {
+            if let Some(path) = path
+                && let Err(reason) = crate::otlp::read_certificates(path)
+            {
+                problems.push((key, reason));
+            }
         }
         if let Some(name) = &self.service_name
             && name.trim().is_empty()
@@ -85,6 +109,18 @@ impl Section for TelemetrySettings {
             "telemetry.otlp_timeout_ms",
             self.otlp_timeout_ms,
         ));
+        for (key, timeout) in [
+            (
+                "telemetry.otlp_traces_timeout_ms",
+                self.otlp_traces_timeout_ms,
+            ),
+            (
+                "telemetry.otlp_metrics_timeout_ms",
+                self.otlp_metrics_timeout_ms,
+            ),
+        ] {
+            problems.extend(timeout.and_then(|timeout| bounds::check(key, timeout)));
+        }
         // The filter's grammar belongs to the log subscriber, which this crate does not know: the loader
         // checks `log_level` with the parser its caller passes (`LoadOptions::log_filter_check`).
         problems
