@@ -141,6 +141,34 @@ async fn a_scrape_counts_requests_by_method_route_template_and_status() {
 }
 
 #[tokio::test]
+async fn every_query_records_how_long_it_waited_for_a_pool_connection() {
+    let (keel, metrics_url) = keel_with_metrics().await;
+    let waits = |text: &str| {
+        sample(
+            text,
+            "db_client_connection_wait_time_seconds_count{db_client_connection_pool_name=\"keel\"}",
+        )
+        .unwrap_or(0.0)
+    };
+    let before = waits(&scrape(&metrics_url).await);
+    // Each readiness check runs one query, so it takes one connection from the pool.
+    for _ in 0..3 {
+        assert_eq!(
+            get(&format!("{}/api/v1/ready", keel.address))
+                .await
+                .status(),
+            200
+        );
+    }
+    let text = scrape(&metrics_url).await;
+    assert!(waits(&text) >= before + 3.0, "before: {before}\n{text}");
+    assert!(
+        text.contains("# TYPE db_client_connection_wait_time_seconds histogram"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn the_public_listener_never_serves_metrics_and_the_metrics_listener_serves_nothing_else() {
     let (keel, metrics_url) = keel_with_metrics().await;
     assert_eq!(

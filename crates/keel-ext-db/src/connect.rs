@@ -39,7 +39,11 @@ pub(crate) async fn open(settings: &DatabaseSettings) -> Result<Db, Error> {
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
-        });
+        })
+        // Every acquire is reported as a trace event with its wait, which keel-ext-telemetry records as
+        // `db.client.connection.wait_time` (sqlx has no other hook; slow acquires still warn as before).
+        .map_sqlx_sqlite_pool_opts(|pool| pool.acquire_time_level(log::LevelFilter::Trace))
+        .map_sqlx_postgres_pool_opts(|pool| pool.acquire_time_level(log::LevelFilter::Trace));
     // sqlx keeps retrying a refused connection until its acquire timeout; one attempt here is bounded by
     // the connect timeout instead, so start-up retries (see `retry.rs`) are paced by keel.
     let connection = tokio::time::timeout(settings.connect_timeout, Database::connect(options))

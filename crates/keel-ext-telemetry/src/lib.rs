@@ -11,6 +11,7 @@ mod export;
 mod filter;
 mod instruments;
 mod metrics;
+mod pool_wait;
 mod pretty;
 mod probe;
 mod process;
@@ -21,6 +22,7 @@ mod tls;
 use std::time::Duration;
 
 use keel_config::{LogFormat, Settings, Signal};
+use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -157,7 +159,8 @@ where
         matches!(telemetry.log_format, LogFormat::Pretty).then_some(pretty::RequestFieldsLayer);
     let registry = tracing_subscriber::registry()
         .with(traces)
-        .with(request_fields);
+        .with(request_fields)
+        .with(pool_wait::layer(&meter_provider.meter(instruments::SCOPE)));
     let subscriber: Box<dyn Subscriber + Send + Sync> = match telemetry.log_format {
         LogFormat::Pretty => Box::new(
             registry.with(
