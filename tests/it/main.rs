@@ -32,6 +32,7 @@ mod process;
 mod raw_process;
 mod routes;
 mod shutdown;
+mod static_files;
 mod telemetry;
 mod tidy;
 mod troubleshooting;
