@@ -360,6 +360,9 @@ async fn every_log_line_is_json_and_no_secret_reaches_the_logs() {
     let trace_id = access["span"]["trace_id"].as_str().unwrap();
     let span_id = access["span"]["span_id"].as_str().unwrap();
     assert_eq!((trace_id.len(), span_id.len()), (32, 16), "{access}");
+    // Recorded on the span one by one after it was made: each lands in the span's JSON object.
+    assert_eq!(access["span"]["client.address"], "127.0.0.1", "{access}");
+    assert_eq!(access["span"]["http.response.status_code"], 200, "{access}");
     // Unmatched paths are not logged raw.
     let unmatched = keel
         .wait_for_log("\"http.route\":\"unmatched\"", Duration::from_secs(10))

@@ -9,6 +9,7 @@
 mod export;
 mod filter;
 mod instruments;
+mod json_fields;
 mod metrics;
 mod pretty;
 mod probe;
@@ -173,6 +174,7 @@ where
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
+                    .fmt_fields(json_fields::AppendingJsonFields)
                     .with_writer(writer)
                     .with_filter(quiet_exporter)
                     .with_filter(filter),
