@@ -2,8 +2,9 @@
 //!
 //! tracing-subscriber's `JsonFields` stores a span's fields as one JSON object and, for every field
 //! recorded later, parses that object, adds the field and writes it again. The request span records
-//! four fields after it is made (trace id, span id, client address, status), so with JSON logs every
-//! request paid four parses and four serializations of its span, logged or not. This formatter writes
+//! fields after it is made (its ids, then the status), so with JSON logs every request paid a parse and
+//! a serialization of its span per record, logged or not (four records, half of a request's
+//! instructions, before the ids were recorded together and the client address given up front). This formatter writes
 //! the new fields as an object of their own and splices its members into the stored one. A field
 //! recorded twice appears twice; the JSON event format reads the object back with `serde_json`, where
 //! the later value wins, as it did.

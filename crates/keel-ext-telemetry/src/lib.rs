@@ -38,7 +38,7 @@ pub use crate::instruments::{
 pub use crate::metrics::MetricsScrape;
 pub use crate::probe::probe_endpoint;
 pub use crate::prometheus::CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE;
-pub use crate::request::{RequestSpan, record_client_address, record_status, request_span};
+pub use crate::request::{RequestSpan, record_status, request_span};
 
 /// The subscriber or the exporter cannot be built from the settings.
 #[derive(Debug, thiserror::Error)]
@@ -271,7 +271,7 @@ mod tests {
                 .unwrap(),
         );
         let trace_id = tracing::subscriber::with_default(subscriber, || {
-            let request = request_span(&http::Method::GET, "/ping", "req-1", &headers);
+            let request = request_span(&http::Method::GET, "/ping", "req-1", None, &headers);
             let _entered = request.span.enter();
             tracing::info!(answer = 42, "computed");
             tracing::debug!("filtered out");
@@ -306,7 +306,13 @@ mod tests {
         let (subscriber, telemetry) =
             init_with_writer(&settings("json", "warn"), captured.clone()).unwrap();
         let trace_id = tracing::subscriber::with_default(subscriber, || {
-            let request = request_span(&http::Method::GET, "/ping", "req-3", &HeaderMap::new());
+            let request = request_span(
+                &http::Method::GET,
+                "/ping",
+                "req-3",
+                None,
+                &HeaderMap::new(),
+            );
             let _entered = request.span.enter();
             tracing::info!("not logged at warn");
             tracing::warn!("logged");
@@ -325,7 +331,14 @@ mod tests {
         let (subscriber, telemetry) =
             init_with_writer(&settings("pretty", "info"), std::io::sink).unwrap();
         let trace_id = tracing::subscriber::with_default(subscriber, || {
-            request_span(&http::Method::GET, "/ping", "req-2", &HeaderMap::new()).trace_id()
+            request_span(
+                &http::Method::GET,
+                "/ping",
+                "req-2",
+                None,
+                &HeaderMap::new(),
+            )
+            .trace_id()
         });
         telemetry.shutdown(Duration::from_secs(1));
         let trace_id = trace_id.unwrap();
@@ -345,6 +358,7 @@ mod tests {
                     &http::Method::GET,
                     "/notes/{id}",
                     "0192ab3c-7d4e-7f00-8a1b-3f9a1c2e5d6f",
+                    None,
                     &HeaderMap::new(),
                 );
                 let _entered = request.span.enter();
