@@ -12,8 +12,6 @@ use tokio::time::Instant;
 
 use crate::helpers::static_dir;
 
-pub(crate) use crate::http_client::fresh_client;
-
 const CANARY: &str = "canary-4b1d-process-secret-never-logged-0123456789";
 
 /// A running `keel serve` whose standard error (JSON log lines) is collected as it arrives.
@@ -210,6 +208,14 @@ impl Drop for KeelProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A client that opens a new connection per request, so each request sees the listener as it is now.
+pub(crate) fn fresh_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
