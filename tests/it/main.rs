@@ -37,6 +37,7 @@ mod raw_process;
 mod routes;
 mod shutdown;
 mod ssm;
+mod static_files;
 mod stores;
 mod telemetry;
 mod tidy;

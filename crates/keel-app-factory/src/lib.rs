@@ -71,7 +71,15 @@ pub async fn create_app_with(
     let app_header = HeaderValue::from_str(&settings.app.name)
         .map_err(|_| Error::AppNameNotAHeader(settings.app.name.clone()))?;
     let static_dir = Path::new(&settings.static_files.dir);
-    let assets = StaticAssets::scan(static_dir)?;
+    // One read of each file: its fingerprint, and its bytes when they fit the memory budget.
+    let mut held = static_files::Candidates::new(settings.static_files.memory_budget_bytes);
+    let assets = StaticAssets::scan_with(static_dir, |file| held.offer(file))?;
+    let memory = held.finish(settings.server.compression);
+    tracing::debug!(
+        held = memory.len(),
+        of = assets.len(),
+        "static files held in memory"
+    );
     let site = state::site_info(settings);
     let options = middleware::Options::new(settings, app_header, site, assets.clone())?;
 
@@ -108,6 +116,7 @@ pub async fn create_app_with(
             static_dir,
             assets.clone(),
             settings.static_files.max_age_secs,
+            memory,
         ))
         .with_state(state.clone());
     let router = middleware::apply(routes, &options);

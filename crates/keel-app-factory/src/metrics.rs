@@ -1,8 +1,8 @@
 //! Where the app meets the metrics: the layer that records every request (`http.server.*`), the gauges
 //! read from the app's database pool and flag store, and the router of the separate metrics listener.
 //!
-//! The recording layer sits in the middleware stack just inside compression and outside error rendering
-//! (see `middleware.rs`), so it sees the final status of every response — the 413, 504 and panic 500
+//! The recording sits in the middleware stack just inside compression, around error rendering (one
+//! middleware function with it, see `middleware.rs`), so it sees the final status of every response — the 413, 504 and panic 500
 //! made by the layers below included — and the body size before compression. It labels a request with
 //! its route template, or `unmatched` when no route matched, never with the raw path: a scanner asking
 //! for a thousand random paths adds one series, not a thousand.
@@ -11,13 +11,13 @@ use axum::Router;
 use axum::body::HttpBody as _;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use keel_ext_db::Db;
 use keel_ext_flags::FlagStore;
 use keel_ext_telemetry::{
-    FlagSyncState, HttpMetrics, MetricsScrape, PROMETHEUS_CONTENT_TYPE, PoolUsage, UNMATCHED_ROUTE,
+    ActiveRequest, FlagSyncState, HttpMetrics, MetricsScrape, PROMETHEUS_CONTENT_TYPE, PoolUsage,
+    UNMATCHED_ROUTE,
 };
 
 /// The router of the metrics listener (`server.metrics_port`): `GET /metrics` in the Prometheus text
@@ -42,20 +42,19 @@ async fn metrics_show(State(scrape): State<MetricsScrape>) -> Response {
     }
 }
 
-/// Records the request's duration, status and body size; counts it as active meanwhile.
-pub(crate) async fn record(
-    State(metrics): State<HttpMetrics>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Counts the request as active, until [`finish`] records its duration, status and body size (the
+/// middleware stack calls both around error rendering, in `middleware.rs`).
+pub(crate) fn start(metrics: &HttpMetrics, request: &Request) -> ActiveRequest {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-    let active = metrics.start(request.method(), route);
-    let response = next.run(request).await;
+    metrics.start(request.method(), route)
+}
+
+/// Records what [`start`] began with the final response's status and body size.
+pub(crate) fn finish(active: ActiveRequest, response: &Response) {
     active.finish(response.status(), response.body().size_hint().exact());
-    response
 }
 
 /// Registers the gauges of the pool and the flag store on the global meter provider (when the binary

@@ -5,8 +5,15 @@
 //! `static_files.max_age_secs`. Directories are never listed, and paths that try to leave the folder
 //! (`..`, encoded or not) are 404, like every missing file. So are hidden files and folders (a name that
 //! starts with a dot, encoded or not): a stray `.env` or `.git` in the static folder must not be public.
+//!
+//! Files within `static_files.memory_budget_bytes` are answered from memory (`static_files/memory.rs`);
+//! tower-http's `ServeDir` reads the others from disk, and answers what memory leaves to it (ranges,
+//! other methods, missing files).
+
+mod memory;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -17,14 +24,22 @@ use keel_blueprint_main::{STATIC_URL_PREFIX, StaticAssets};
 use keel_http::ErrorReport;
 use tower_http::services::ServeDir;
 
+pub(crate) use self::memory::{Candidates, MemoryFiles};
+
 #[derive(Debug, Clone)]
 struct Caching {
     assets: StaticAssets,
     short_max_age_secs: u64,
 }
 
-/// The static files router, to merge into the app's router.
-pub(crate) fn router<S>(dir: &Path, assets: StaticAssets, short_max_age_secs: u64) -> Router<S>
+/// The static files router, to merge into the app's router: `memory` answers what it holds, the file
+/// server the rest.
+pub(crate) fn router<S>(
+    dir: &Path,
+    assets: StaticAssets,
+    short_max_age_secs: u64,
+    memory: MemoryFiles,
+) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -36,6 +51,10 @@ where
     };
     Router::new()
         .nest_service(STATIC_URL_PREFIX, files)
+        .layer(middleware::from_fn_with_state(
+            Arc::new(memory),
+            memory::serve,
+        ))
         .layer(middleware::from_fn_with_state(caching, cache_control))
         .layer(middleware::from_fn(hide_hidden_files))
 }

@@ -11,6 +11,17 @@ use sha2::{Digest, Sha256};
 
 use crate::error::MainError;
 
+/// One file found by [`StaticAssets::scan_with`].
+#[derive(Debug)]
+pub struct ScannedFile<'scan> {
+    /// The `/`-separated path relative to the static folder, as in [`StaticAssets::static_url`].
+    pub path: &'scan str,
+    pub fingerprint: &'scan str,
+    pub contents: Vec<u8>,
+    /// When the file was last modified, if the file system says.
+    pub modified: Option<std::time::SystemTime>,
+}
+
 /// Where the app serves the static folder.
 pub const STATIC_URL_PREFIX: &str = "/static";
 
@@ -28,11 +39,22 @@ pub struct StaticAssets {
 impl StaticAssets {
     /// Reads every file below `dir` and records its fingerprint.
     pub fn scan(dir: &Path) -> Result<StaticAssets, MainError> {
+        StaticAssets::scan_with(dir, |_| {})
+    }
+
+    /// [`StaticAssets::scan`], handing each file's contents to `keep` as they are read, so a caller that
+    /// holds files in memory reads each one once and holds exactly the bytes its fingerprint describes.
+    pub fn scan_with(
+        dir: &Path,
+        mut keep: impl FnMut(ScannedFile<'_>),
+    ) -> Result<StaticAssets, MainError> {
         let mut fingerprints = BTreeMap::new();
-        scan_into(dir, dir, &mut fingerprints).map_err(|source| MainError::StaticDir {
-            dir: dir.to_path_buf(),
-            resolved: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
-            source,
+        scan_into(dir, dir, &mut fingerprints, &mut keep).map_err(|source| {
+            MainError::StaticDir {
+                dir: dir.to_path_buf(),
+                resolved: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
+                source,
+            }
         })?;
         Ok(StaticAssets {
             fingerprints: Arc::new(fingerprints),
@@ -101,13 +123,14 @@ fn scan_into(
     root: &Path,
     dir: &Path,
     fingerprints: &mut BTreeMap<String, String>,
+    keep: &mut impl FnMut(ScannedFile<'_>),
 ) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path: PathBuf = entry.path();
         let file_type = entry.file_type()?;
         if file_type.is_dir() {
-            scan_into(root, &path, fingerprints)?;
+            scan_into(root, &path, fingerprints, keep)?;
         } else if file_type.is_file() {
             let contents = std::fs::read(&path)?;
             let Ok(relative) = path.strip_prefix(root) else {
@@ -118,7 +141,14 @@ fn scan_into(
                 .map(|part| part.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
-            fingerprints.insert(key, fingerprint_of(&contents));
+            let fingerprint = fingerprint_of(&contents);
+            keep(ScannedFile {
+                path: &key,
+                fingerprint: &fingerprint,
+                contents,
+                modified: entry.metadata()?.modified().ok(),
+            });
+            fingerprints.insert(key, fingerprint);
         }
     }
     Ok(())

@@ -21,7 +21,7 @@ use keel_ext_flags::catalog::SIGNUP_V2;
 use keel_ext_flags::require_flag;
 use keel_services::Notes;
 
-pub use crate::assets::{STATIC_URL_PREFIX, StaticAssets};
+pub use crate::assets::{STATIC_URL_PREFIX, ScannedFile, StaticAssets};
 pub use crate::compute::Calculator;
 pub use crate::error::MainError;
 pub use crate::pages::{SiteInfo, error_page};

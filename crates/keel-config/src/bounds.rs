@@ -19,7 +19,7 @@ const DAY: u64 = 24 * HOUR;
 
 /// Every whole-number setting. A setting missing here would be unbounded, so a unit test checks that
 /// each whole number in `profiles/default.toml` has its entry.
-pub(crate) const BOUNDS: [Bound; 21] = [
+pub(crate) const BOUNDS: [Bound; 22] = [
     Bound::new("server.port", 0, 65535, None),
     Bound::new("server.metrics_port", 0, 65535, None),
     // A body is held in memory while a handler reads it; beyond a gigabyte, stream it instead.
@@ -41,6 +41,13 @@ pub(crate) const BOUNDS: [Bound; 21] = [
     Bound::new("database.startup_timeout_secs", 0, HOUR, Some("seconds")),
     // Browsers and caches treat more than a year as a year.
     Bound::new("static_files.max_age_secs", 0, 365 * DAY, Some("seconds")),
+    // Held for the process's whole life; a folder larger than this belongs behind a proxy or a CDN.
+    Bound::new(
+        "static_files.memory_budget_bytes",
+        0,
+        1 << 30,
+        Some("bytes"),
+    ),
     Bound::new("flag_sync.resync_interval_secs", 1, DAY, Some("seconds")),
     // One page is read into memory and rendered whole.
     Bound::new("notes.page_size", 1, 100, Some("notes")),

@@ -278,6 +278,9 @@ pub struct StaticFilesSettings {
     pub dir: String,
     /// How long browsers may cache a static file fetched without its current content hash.
     pub max_age_secs: u64,
+    /// How many bytes of static files (with their gzip copies) are held in memory and answered from
+    /// there; the rest, and every file when this is 0, is read from disk on each request.
+    pub memory_budget_bytes: u64,
 }
 
 /// The sections of [`Settings`], in order: the keys its derived `Deserialize` reads. A top-level key that

@@ -385,6 +385,10 @@ impl Section for StaticFilesSettings {
             "static_files.max_age_secs",
             self.max_age_secs,
         ));
+        problems.extend(bounds::check(
+            "static_files.memory_budget_bytes",
+            self.memory_budget_bytes,
+        ));
         problems
     }
 }

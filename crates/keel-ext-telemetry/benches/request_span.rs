@@ -71,9 +71,14 @@ fn main() {
                     let active = metrics
                         .as_ref()
                         .map(|metrics| metrics.start(&Method::GET, "/ping"));
-                    let span =
-                        keel_ext_telemetry::request_span(&Method::GET, "/ping", "bench", &headers)
-                            .span;
+                    let span = keel_ext_telemetry::request_span(
+                        &Method::GET,
+                        "/ping",
+                        "bench",
+                        None,
+                        &headers,
+                    )
+                    .span;
                     let entered = span.enter();
                     tracing::info!(index, "request finished");
                     drop(entered);

@@ -6,6 +6,8 @@
 //! made here the same way: the caller's trace id, or a new random one, and a new span id, from the
 //! SDK's thread-local generator (no system call). Logs and `X-Trace-ID` look the same either way.
 
+use std::net::IpAddr;
+
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
 use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
@@ -45,11 +47,16 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 /// route template (`/api/v1/ready`), never the raw path.
 ///
 /// An incoming `traceparent` becomes the span's parent; the trace and span ids are recorded as fields, so
-/// JSON log lines carry them.
+/// JSON log lines carry them. `client` is who sent the request (the peer, or the client a trusted proxy
+/// names), when known.
+///
+/// Every field known up front is given when the span is made, and the two ids are recorded together:
+/// each record is one more pass of the log output's field formatter over the span.
 pub fn request_span(
     method: &Method,
     route: &str,
     request_id: &str,
+    client: Option<IpAddr>,
     headers: &HeaderMap,
 ) -> RequestSpan {
     let span = tracing::info_span!(
@@ -59,7 +66,7 @@ pub fn request_span(
         http.request.method = %method,
         http.route = route,
         http.response.status_code = Empty,
-        client.address = Empty,
+        client.address = client.map(tracing::field::display),
         request_id,
         trace_id = Empty,
         span_id = Empty,
@@ -86,8 +93,7 @@ pub fn request_span(
     } else {
         own_ids(caller.is_valid().then(|| caller.trace_id()))
     };
-    span.record("trace_id", tracing::field::display(trace_id));
-    span.record("span_id", tracing::field::display(span_id));
+    record_ids(&span, trace_id, span_id);
     RequestSpan {
         span,
         trace_id: Some(trace_id),
@@ -103,9 +109,25 @@ fn own_ids(caller: Option<TraceId>) -> (TraceId, SpanId) {
     )
 }
 
-/// Records who sent the request (the peer, or the client a trusted proxy names) on the request span.
-pub fn record_client_address(span: &tracing::Span, address: std::net::IpAddr) {
-    span.record("client.address", tracing::field::display(address));
+/// Records both ids on `span` in one record (two `Span::record` calls would be two).
+fn record_ids(span: &tracing::Span, trace_id: TraceId, span_id: SpanId) {
+    let Some(metadata) = span.metadata() else {
+        return;
+    };
+    let fields = metadata.fields();
+    let (Some(trace_field), Some(span_field)) = (fields.field("trace_id"), fields.field("span_id"))
+    else {
+        return;
+    };
+    let (trace_id, span_id) = (
+        tracing::field::display(trace_id),
+        tracing::field::display(span_id),
+    );
+    let values: [(&tracing::field::Field, Option<&dyn tracing::Value>); 2] = [
+        (&trace_field, Some(&trace_id)),
+        (&span_field, Some(&span_id)),
+    ];
+    span.record_all(&fields.value_set(&values));
 }
 
 /// Records the response status on the request span (an attribute of the exported span).

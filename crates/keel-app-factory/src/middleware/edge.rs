@@ -29,6 +29,9 @@ pub(crate) const APP_HEADER: HeaderName = HeaderName::from_static("x-app");
 /// HSTS for a year, subdomains included: sent only when clients are known to arrive over https.
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
+/// How many headers the edge may add to a response.
+const EDGE_HEADERS: usize = 8;
+
 /// What the edge needs, resolved from the settings once.
 #[derive(Debug)]
 pub(crate) struct Edge {
@@ -63,6 +66,8 @@ pub(crate) async fn edge(
     .await;
 
     let headers = response.headers_mut();
+    // Room for the headers below at once: the map would otherwise grow (and rehash) on the way.
+    headers.reserve(EDGE_HEADERS);
     if let Some(trace_id) = trace_id_header {
         headers.insert(TRACE_ID_HEADER, trace_id);
     }
@@ -111,13 +116,19 @@ fn request_span(request: &Request, id: &RequestId, trusted_proxies: &[IpNet]) ->
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
-    let request_span =
-        keel_ext_telemetry::request_span(request.method(), route, id.as_str(), request.headers());
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        let client = ClientAddress::resolve(peer.ip(), request.headers(), trusted_proxies);
-        keel_ext_telemetry::record_client_address(&request_span.span, client.0);
-    }
-    request_span
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| {
+            ClientAddress::resolve(peer.ip(), request.headers(), trusted_proxies).0
+        });
+    keel_ext_telemetry::request_span(
+        request.method(),
+        route,
+        id.as_str(),
+        client,
+        request.headers(),
+    )
 }
 
 /// The access line: one per request, when its response head is ready.
