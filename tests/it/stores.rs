@@ -76,6 +76,19 @@ pub(crate) fn files_and_a_variable(folder: &Path) -> Vec<(String, String)> {
     ]
 }
 
+/// Asserts what [`files_and_a_variable`] sets up, in `show-config --explain --json` output `shown`: the
+/// secret key comes from the store (`store_source`), above its file; the admin token from the variable.
+pub(crate) fn assert_store_between_files_and_variables(
+    shown: &serde_json::Value,
+    store_source: &str,
+) {
+    assert_eq!(shown["security.secret_key"]["source"], store_source);
+    assert_eq!(
+        shown["security.admin_token"]["source"],
+        "environment variable APP_SECURITY__ADMIN_TOKEN"
+    );
+}
+
 /// Runs keel in-process with a store's `vars` and then `extra` (which win).
 pub(crate) fn keel(args: &[&str], vars: &[(String, String)], extra: &[(&str, &str)]) -> Outcome {
     let vars: Vec<(&str, &str)> = vars
