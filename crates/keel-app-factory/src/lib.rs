@@ -106,10 +106,7 @@ pub async fn create_app_with(
         .fallback(|| async { ErrorReport::not_found() })
         // Innermost: every handler, flag guard and the fallback see the visitor's flags (so a hidden
         // page and a missing one answer alike, cookie included)...
-        .layer(axum::middleware::from_fn_with_state(
-            visitors,
-            keel_ext_flags::visitor::middleware,
-        ))
+        .layer(visitors)
         // ...but static files, merged after the layer, never carry a visitor cookie: caches must not
         // store one.
         .merge(static_files::router(

@@ -4,52 +4,85 @@
 //! tower-http's timeout answers one status for both. Telling them apart matters: a 504 sends an operator
 //! looking for a slow handler or database, while a slow upload is the client's (or its network's) doing.
 
+use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
 use http_body::Frame;
 use keel_http::ErrorReport;
+use tower::Service;
 
-/// Runs the rest of the stack within `limit`.
-pub(crate) async fn limit_time(
-    State(limit): State<Duration>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let reading = Arc::new(AtomicU8::new(BodyState::NotWaiting as u8));
-    let body = Body::new(Watched {
-        inner: body,
-        state: Arc::clone(&reading),
-    });
-    match tokio::time::timeout(limit, next.run(Request::from_parts(parts, body))).await {
-        Ok(response) => response,
-        Err(_elapsed) if reading.load(Ordering::Acquire) == BodyState::WaitingForClient as u8 => {
-            let mut response = ErrorReport::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request-timeout",
-                format!(
-                    "the request body did not arrive within {} s: send it faster, or in smaller requests",
-                    limit.as_secs()
-                ),
-            )
-            .into_response();
-            // The rest of the body may still be on its way, so the connection cannot carry another request.
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            response
-        }
+/// Runs `inner` within `limit`.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestTimeout<S> {
+    pub(crate) limit: Duration,
+    pub(crate) inner: S,
+}
+
+impl<S, B> Service<Request<B>> for RequestTimeout<S>
+where
+    S: Service<Request, Error = Infallible>,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let limit = self.limit;
+        let (parts, body) = request.into_parts();
+        let reading = Arc::new(AtomicU8::new(BodyState::NotWaiting as u8));
+        let body = Body::new(Watched {
+            inner: body,
+            state: Arc::clone(&reading),
+        });
+        let response = self.inner.call(Request::from_parts(parts, body));
+        Box::pin(async move {
+            Ok(match tokio::time::timeout(limit, response).await {
+                Ok(Ok(response)) => response.into_response(),
+                Ok(Err(infallible)) => match infallible {},
+                Err(_elapsed) => timed_out(limit, &reading),
+            })
+        })
+    }
+}
+
+/// The answer when time ran out: 408 when the handler was waiting for the client's body, else 504.
+fn timed_out(limit: Duration, reading: &AtomicU8) -> Response {
+    if reading.load(Ordering::Acquire) == BodyState::WaitingForClient as u8 {
+        let mut response = ErrorReport::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            format!(
+                "the request body did not arrive within {} s: send it faster, or in smaller requests",
+                limit.as_secs()
+            ),
+        )
+        .into_response();
+        // The rest of the body may still be on its way, so the connection cannot carry another request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    } else {
         // Rendered as the JSON error (or the HTML page) by the error layer above.
-        Err(_elapsed) => StatusCode::GATEWAY_TIMEOUT.into_response(),
+        StatusCode::GATEWAY_TIMEOUT.into_response()
     }
 }
 
@@ -63,16 +96,20 @@ enum BodyState {
 }
 
 /// The request body, noting whether its reader is waiting for the client.
-struct Watched {
-    inner: Body,
+struct Watched<B> {
+    inner: B,
     state: Arc<AtomicU8>,
 }
 
-impl HttpBody for Watched {
+impl<B> HttpBody for Watched<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
     type Data = Bytes;
-    /// The inner body's error unwrapped, so that `Body::new` wraps it once, as before this layer:
-    /// extractors look a fixed depth into the error for the body limit's, to answer 413.
-    type Error = axum::BoxError;
+    /// The inner body's error as it is (the body limit's `Limited` already boxes it), so that `Body::new`
+    /// wraps it once: extractors look a fixed depth into the error for the body limit's, to answer 413.
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -84,7 +121,7 @@ impl HttpBody for Watched {
             Poll::Ready(_) => BodyState::NotWaiting,
         };
         self.state.store(state as u8, Ordering::Release);
-        polled.map(|frame| frame.map(|result| result.map_err(axum::Error::into_inner)))
+        polled.map(|frame| frame.map(|result| result.map_err(Into::into)))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -46,12 +46,7 @@ pub(crate) async fn harness() -> Harness {
         },
     };
     Harness {
-        router: router()
-            .layer(axum::middleware::from_fn_with_state(
-                sandbox.visitor_context(),
-                keel_ext_flags::visitor::middleware,
-            ))
-            .with_state(state),
+        router: router().layer(sandbox.visitor_context()).with_state(state),
         db: sandbox.db.clone(),
         flags: sandbox.store.clone(),
         draining,

@@ -45,10 +45,7 @@ impl<'a> TestApp<'a> {
         };
         let router = router();
         let router = match self.flags {
-            Some(flags) => router.layer(axum::middleware::from_fn_with_state(
-                flags.visitor_context(),
-                keel_ext_flags::visitor::middleware,
-            )),
+            Some(flags) => router.layer(flags.visitor_context()),
             None => router,
         };
         router.with_state(state)

@@ -61,7 +61,7 @@ where
                 // Failing closed: a page behind a flag stays hidden when the flags are not wired in.
                 tracing::error!(
                     flag = self.flag,
-                    "require_flag used outside keel_ext_flags::visitor::middleware; the page stays hidden"
+                    "require_flag used outside the visitor middleware (keel_ext_flags::visitor::VisitorContext); the page stays hidden"
                 );
                 false
             }

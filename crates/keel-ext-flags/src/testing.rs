@@ -50,7 +50,7 @@ impl Sandbox {
         }
     }
 
-    /// What `visitor::middleware` needs, as the app factory builds it.
+    /// The visitor middleware (a layer), as the app factory builds it.
     pub fn visitor_context(&self) -> VisitorContext {
         VisitorContext {
             store: self.store.clone(),

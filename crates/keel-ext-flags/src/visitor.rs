@@ -11,15 +11,18 @@
 //! flag is fully on or off, no cookie is set. The app factory leaves static files outside this
 //! middleware, so they never carry a cookie (caches and CDNs must not store one).
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::middleware::Next;
+use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use keel_config::Settings;
 use keel_http::{CookieAttributes, CookieSigner, ErrorReport, presented_cookie};
+use tower::{Layer, Service};
 
 use crate::store::FlagStore;
 
@@ -71,8 +74,15 @@ impl VisitorCookies {
     /// The id inside `value` when it is a visitor id (32 hex digits) whose signature verifies, else
     /// `None`.
     pub fn verify(&self, value: &str) -> Option<String> {
+        self.verified_id(value).map(|id| id.as_str().to_owned())
+    }
+
+    fn verified_id(&self, value: &str) -> Option<VisitorId> {
         let id = self.signer.verify(value)?;
-        (id.len() == 32 && id.bytes().all(|byte| byte.is_ascii_hexdigit())).then(|| id.to_owned())
+        let id: [u8; 32] = id.as_bytes().try_into().ok()?;
+        id.iter()
+            .all(u8::is_ascii_hexdigit)
+            .then_some(VisitorId(id))
     }
 
     fn set_cookie(&self, id: &str) -> Option<HeaderValue> {
@@ -86,65 +96,117 @@ impl VisitorCookies {
     }
 }
 
+/// A visitor id: 32 hex digits, held inline so that handing a request its [`Flags`] allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct VisitorId([u8; 32]);
+
+impl VisitorId {
+    /// A new random id (a version 4 UUID's 32 hex digits).
+    fn new_random() -> VisitorId {
+        let mut id = [0_u8; 32];
+        uuid::Uuid::new_v4().simple().encode_lower(&mut id);
+        VisitorId(id)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever stored (`verified_id`, `new_random`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// What the middleware hands each request: the store and this visitor.
 #[derive(Debug, Clone)]
 pub struct Flags {
     store: FlagStore,
-    visitor_id: Arc<str>,
+    visitor_id: VisitorId,
 }
 
 impl Flags {
     /// Whether `name` is on for this visitor. An undeclared flag is off.
     pub fn is_enabled(&self, name: &str) -> bool {
-        self.store.is_enabled(name, Some(&self.visitor_id))
+        self.store.is_enabled(name, Some(self.visitor_id.as_str()))
     }
 
     /// Every flag, on or off for this visitor, in catalogue order (one consistent snapshot).
     pub fn evaluate_all(&self) -> Vec<(&'static str, bool)> {
         let snapshot = self.store.load();
+        let visitor_id = self.visitor_id.as_str();
         snapshot
             .flags()
             .into_iter()
-            .map(|flag| (flag.name(), flag.is_on_for(Some(&self.visitor_id))))
+            .map(|flag| (flag.name(), flag.is_on_for(Some(visitor_id))))
             .collect()
     }
 }
 
-/// What [`middleware`] needs: the store and the cookie signer.
+/// The visitor middleware, as a layer: identifies the visitor by their signed cookie (or a new random id),
+/// hands the request a [`Flags`], and sets the cookie on the response when a forged cookie must be
+/// replaced, or when the visitor is new and some flag is partly rolled out. Add it with
+/// `Router::layer(context)`.
 #[derive(Debug, Clone)]
 pub struct VisitorContext {
     pub store: FlagStore,
     pub cookies: VisitorCookies,
 }
 
-/// Identifies the visitor by their signed cookie (or a new random id), hands the request a [`Flags`],
-/// and sets the cookie on the response when a forged cookie must be replaced, or when the visitor is
-/// new and some flag is partly rolled out.
-pub async fn middleware(
-    State(context): State<VisitorContext>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let presented = presented_cookie(request.headers(), context.cookies.name());
-    let verified = presented.and_then(|value| context.cookies.verify(value));
-    let forged = presented.is_some() && verified.is_none();
-    let is_new = verified.is_none();
-    let visitor_id: Arc<str> = match verified {
-        Some(id) => Arc::from(id),
-        None => Arc::from(uuid::Uuid::new_v4().simple().to_string()),
-    };
-    let flags = Flags {
-        store: context.store.clone(),
-        visitor_id: visitor_id.clone(),
-    };
-    request.extensions_mut().insert(flags);
-    let mut response = next.run(request).await;
-    if (forged || (is_new && context.store.load().any_partial_rollout()))
-        && let Some(cookie) = context.cookies.set_cookie(&visitor_id)
-    {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+impl<S> Layer<S> for VisitorContext {
+    type Service = VisitorMiddleware<S>;
+
+    fn layer(&self, inner: S) -> VisitorMiddleware<S> {
+        VisitorMiddleware {
+            context: self.clone(),
+            inner,
+        }
     }
-    response
+}
+
+/// The service [`VisitorContext`] wraps a router's routes in (see there).
+#[derive(Debug, Clone)]
+pub struct VisitorMiddleware<S> {
+    context: VisitorContext,
+    inner: S,
+}
+
+impl<S> Service<Request> for VisitorMiddleware<S>
+where
+    S: Service<Request, Error = Infallible>,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let cookies = &self.context.cookies;
+        let presented = presented_cookie(request.headers(), cookies.name());
+        let verified = presented.and_then(|value| cookies.verified_id(value));
+        let forged = presented.is_some() && verified.is_none();
+        let is_new = verified.is_none();
+        let visitor_id = verified.unwrap_or_else(VisitorId::new_random);
+        request.extensions_mut().insert(Flags {
+            store: self.context.store.clone(),
+            visitor_id,
+        });
+        let response = self.inner.call(request);
+        let context = self.context.clone();
+        Box::pin(async move {
+            let mut response = match response.await {
+                Ok(response) => response.into_response(),
+                Err(infallible) => match infallible {},
+            };
+            if (forged || (is_new && context.store.load().any_partial_rollout()))
+                && let Some(cookie) = context.cookies.set_cookie(visitor_id.as_str())
+            {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            Ok(response)
+        })
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Flags {
@@ -153,7 +215,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Flags {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Flags>().cloned().ok_or_else(|| {
             tracing::error!(
-                "a handler asked for Flags outside keel_ext_flags::visitor::middleware; the app factory installs it"
+                "a handler asked for Flags outside the visitor middleware (keel_ext_flags::visitor::VisitorContext); the app factory installs it"
             );
             ErrorReport::from_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
         })

@@ -3,14 +3,17 @@
 //! gauges read only when metrics are collected (a scrape or an OTLP export): the database pool, the flag
 //! store and the process.
 //!
-//! Recording on the request path is an atomic update of an existing series (plus one lookup of the
-//! series by its attributes); nothing is exported there. The gauges cost nothing between collections.
+//! Recording on the request path is two histogram updates (each an atomic update of an existing series,
+//! after one lookup of the series by its attributes) and two atomic additions for the active count;
+//! nothing is exported there. The gauges cost nothing between collections.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
+use opentelemetry::metrics::{Histogram, Meter};
 
 /// The instrumentation scope of keel's own instruments.
 pub(crate) const SCOPE: &str = "keel";
@@ -39,8 +42,20 @@ const BODY_SIZE_BUCKETS: [f64; 7] = [
 #[derive(Debug, Clone)]
 pub struct HttpMetrics {
     duration: Histogram<f64>,
-    active: UpDownCounter<i64>,
     body_size: Histogram<u64>,
+    /// `http.server.active_requests`, kept here and read when metrics are collected: a request then
+    /// costs two atomic additions instead of two updates of the SDK's series (each an attribute-set
+    /// lookup under a lock).
+    active: Arc<ActiveCounts>,
+}
+
+/// Requests being handled, by method label (the index in [`METHOD_LABELS`]).
+#[derive(Debug, Default)]
+struct ActiveCounts {
+    counts: [AtomicI64; METHOD_LABELS.len()],
+    /// Whether a request with this method was ever counted: its series is reported from then on (at 0
+    /// when none is active), as a synchronous up-down counter's would be.
+    seen: [AtomicBool; METHOD_LABELS.len()],
 }
 
 impl HttpMetrics {
@@ -52,6 +67,26 @@ impl HttpMetrics {
 
     /// The instruments on `meter` (tests pass their own).
     pub fn on(meter: &Meter) -> HttpMetrics {
+        let active = Arc::new(ActiveCounts::default());
+        let observed = Arc::clone(&active);
+        meter
+            .i64_observable_up_down_counter("http.server.active_requests")
+            .with_unit("{request}")
+            .with_description("Number of HTTP server requests being handled")
+            .with_callback(move |observer| {
+                for (index, label) in METHOD_LABELS.iter().enumerate() {
+                    if observed.seen[index].load(Ordering::Relaxed) {
+                        observer.observe(
+                            observed.counts[index].load(Ordering::Relaxed),
+                            &[
+                                KeyValue::new("http.request.method", *label),
+                                KeyValue::new("url.scheme", "http"),
+                            ],
+                        );
+                    }
+                }
+            })
+            .build();
         HttpMetrics {
             duration: meter
                 .f64_histogram("http.server.request.duration")
@@ -59,32 +94,27 @@ impl HttpMetrics {
                 .with_description("Duration of HTTP server requests, until the response head is ready")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
-            active: meter
-                .i64_up_down_counter("http.server.active_requests")
-                .with_unit("{request}")
-                .with_description("Number of HTTP server requests being handled")
-                .build(),
             body_size: meter
                 .u64_histogram("http.server.response.body.size")
                 .with_unit("By")
                 .with_description("Size of HTTP response bodies whose size is known up front (before compression)")
                 .with_boundaries(BODY_SIZE_BUCKETS.to_vec())
                 .build(),
+            active,
         }
     }
 
     /// Counts a request as active until the returned guard is finished or dropped. `route` is the route
     /// template (`/notes/{id}`) or [`UNMATCHED_ROUTE`], never the raw path.
     pub fn start(&self, method: &Method, route: &str) -> ActiveRequest {
-        let method = KeyValue::new("http.request.method", method_label(method));
-        let active_attributes = [method.clone(), KeyValue::new("url.scheme", "http")];
-        self.active.add(1, &active_attributes);
+        let method = method_index(method);
+        self.active.seen[method].store(true, Ordering::Relaxed);
+        self.active.counts[method].fetch_add(1, Ordering::Relaxed);
         ActiveRequest {
             metrics: self.clone(),
             started: Instant::now(),
             method,
             route: KeyValue::new("http.route", route.to_owned()),
-            active_attributes,
             finished: false,
         }
     }
@@ -96,20 +126,25 @@ impl Default for HttpMetrics {
     }
 }
 
-/// The method as a label: the standard ones by name, anything else `_OTHER`, so made-up methods add no
+/// The method labels: the standard methods by name, anything else `_OTHER`, so made-up methods add no
 /// series (the semantic conventions' rule).
-fn method_label(method: &Method) -> &'static str {
+const METHOD_LABELS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "_OTHER",
+];
+
+/// The index of `method`'s label in [`METHOD_LABELS`].
+fn method_index(method: &Method) -> usize {
     match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::CONNECT => "CONNECT",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::PATCH => "PATCH",
-        _ => "_OTHER",
+        Method::GET => 0,
+        Method::HEAD => 1,
+        Method::POST => 2,
+        Method::PUT => 3,
+        Method::DELETE => 4,
+        Method::CONNECT => 5,
+        Method::OPTIONS => 6,
+        Method::TRACE => 7,
+        Method::PATCH => 8,
+        _ => 9,
     }
 }
 
@@ -118,9 +153,9 @@ fn method_label(method: &Method) -> &'static str {
 pub struct ActiveRequest {
     metrics: HttpMetrics,
     started: Instant,
-    method: KeyValue,
+    /// The index of the method's label.
+    method: usize,
     route: KeyValue,
-    active_attributes: [KeyValue; 2],
     finished: bool,
 }
 
@@ -132,7 +167,7 @@ impl ActiveRequest {
 
     fn finish_at(&mut self, duration: Duration, status: StatusCode, body_bytes: Option<u64>) {
         let attributes = [
-            self.method.clone(),
+            KeyValue::new("http.request.method", METHOD_LABELS[self.method]),
             self.route.clone(),
             KeyValue::new("http.response.status_code", i64::from(status.as_u16())),
         ];
@@ -142,7 +177,11 @@ impl ActiveRequest {
         if let Some(bytes) = body_bytes {
             self.metrics.body_size.record(bytes, &attributes);
         }
-        self.metrics.active.add(-1, &self.active_attributes);
+        self.no_longer_active();
+    }
+
+    fn no_longer_active(&mut self) {
+        self.metrics.active.counts[self.method].fetch_sub(1, Ordering::Relaxed);
         self.finished = true;
     }
 }
@@ -152,7 +191,7 @@ impl Drop for ActiveRequest {
     /// is no status to file it under).
     fn drop(&mut self) {
         if !self.finished {
-            self.metrics.active.add(-1, &self.active_attributes);
+            self.no_longer_active();
         }
     }
 }
@@ -172,8 +211,8 @@ pub struct PoolUsage {
 /// `used`, `idle`) and `db.client.connection.max`, read from `usage` at each collection.
 pub fn observe_pool(usage: impl Fn() -> PoolUsage + Send + Sync + 'static) {
     let meter = opentelemetry::global::meter(SCOPE);
-    let usage = std::sync::Arc::new(usage);
-    let counted = std::sync::Arc::clone(&usage);
+    let usage = Arc::new(usage);
+    let counted = Arc::clone(&usage);
     let pool = KeyValue::new("db.client.connection.pool.name", SCOPE);
     let states = [
         [
@@ -218,8 +257,8 @@ pub struct FlagSyncState {
 /// from `state` at each collection: a growing age or failure count means instances may disagree.
 pub fn observe_flags(state: impl Fn() -> FlagSyncState + Send + Sync + 'static) {
     let meter = opentelemetry::global::meter(SCOPE);
-    let state = std::sync::Arc::new(state);
-    let aged = std::sync::Arc::clone(&state);
+    let state = Arc::new(state);
+    let aged = Arc::clone(&state);
     meter
         .f64_observable_gauge("keel.flags.snapshot.age")
         .with_unit("s")
@@ -285,10 +324,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unknown_methods_share_one_label() {
-        assert_eq!(method_label(&Method::GET), "GET");
+    fn each_standard_method_has_its_label_and_unknown_methods_share_one() {
+        for label in &METHOD_LABELS[..9] {
+            let method = Method::from_bytes(label.as_bytes()).unwrap();
+            assert_eq!(METHOD_LABELS[method_index(&method)], *label);
+        }
         assert_eq!(
-            method_label(&Method::from_bytes(b"BREW").unwrap()),
+            METHOD_LABELS[method_index(&Method::from_bytes(b"BREW").unwrap())],
             "_OTHER"
         );
     }

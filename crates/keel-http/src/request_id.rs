@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use http::HeaderValue;
@@ -16,9 +17,10 @@ const MAX_INCOMING_LENGTH: usize = 128;
 
 /// The id of one request, safe to log and echo: 1–128 characters of `[A-Za-z0-9._:-]`.
 ///
-/// The app factory's middleware puts one in every request's extensions; handlers extract it.
+/// The app factory's middleware puts one in every request's extensions; handlers extract it. Shared, so
+/// the copies that error rendering and handlers take cost a reference count.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RequestId(String);
+pub struct RequestId(Arc<str>);
 
 impl RequestId {
     /// Keeps the incoming header value when it is a sane token; otherwise makes a new UUIDv7, so nothing
@@ -27,12 +29,15 @@ impl RequestId {
         header
             .and_then(|value| value.to_str().ok())
             .filter(|text| is_sane(text))
-            .map_or_else(RequestId::generate, |text| RequestId(text.to_owned()))
+            .map_or_else(RequestId::generate, |text| RequestId(Arc::from(text)))
     }
 
     /// A new, time-ordered id.
     pub fn generate() -> RequestId {
-        RequestId(uuid::Uuid::now_v7().to_string())
+        let mut text = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+        RequestId(Arc::from(
+            &*uuid::Uuid::now_v7().hyphenated().encode_lower(&mut text),
+        ))
     }
 
     pub fn as_str(&self) -> &str {

@@ -3,21 +3,24 @@
 //! `X-Trace-ID`, `X-App` and the security headers.
 //!
 //! They were nine layers (five header setters, two middleware functions, tower-http's trace layer and
-//! HSTS); each layer is a boxed service, cloned and boxed again on every request of every route. In one
-//! function they cost one. The order inside is the order they had as layers, so responses are the same.
+//! HSTS); as one service they cost one. The order inside is the order they had as layers, so responses
+//! are the same.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::HttpBody as _;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
 use ipnet::IpNet;
 use keel_ext_telemetry::RequestSpan;
 use keel_http::{ClientAddress, REQUEST_ID_HEADER, RequestId};
+use tower::Service;
 use tracing::Instrument as _;
 
 /// The header that returns the request's trace id.
@@ -42,36 +45,71 @@ pub(crate) struct Edge {
     pub(crate) trusted_proxies: Arc<[IpNet]>,
 }
 
-/// The edge middleware (see the module documentation).
-pub(crate) async fn edge(
-    State(edge): State<Arc<Edge>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    // Request id: kept when the client's is a sane token, else a new UUIDv7; handlers and error
-    // rendering read it from the extensions, and the response echoes it.
-    let id = RequestId::from_incoming(request.headers().get(REQUEST_ID_HEADER));
-    let id_header = id.to_header_value();
-    let request_span = request_span(&request, &id, &edge.trusted_proxies);
-    let trace_id_header = request_span.trace_id_header();
-    request.extensions_mut().insert(id);
-    let started = Instant::now();
-    let mut response = async {
-        let response = next.run(request).await;
-        // Inside the span, so the access line carries the request's ids.
-        access_line(&response, started.elapsed(), &tracing::Span::current());
-        response
-    }
-    .instrument(request_span.span)
-    .await;
+/// The edge around `inner` (see the module documentation).
+#[derive(Debug, Clone)]
+pub(crate) struct EdgeService<S> {
+    pub(crate) edge: Arc<Edge>,
+    pub(crate) inner: S,
+}
 
-    let headers = response.headers_mut();
+impl<S> Service<Request> for EdgeService<S>
+where
+    S: Service<Request, Error = Infallible>,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        // Request id: kept when the client's is a sane token, else a new UUIDv7; handlers and error
+        // rendering read it from the extensions, and the response echoes it.
+        let id = RequestId::from_incoming(request.headers().get(REQUEST_ID_HEADER));
+        let id_header = id.to_header_value();
+        let request_span = request_span(&request, &id, &self.edge.trusted_proxies);
+        let trace_id_header = request_span.trace_id_header();
+        request.extensions_mut().insert(id);
+        let started = Instant::now();
+        // Outside the span: making the future below runs no handler code and logs nothing (handlers run
+        // when it is polled, inside the span).
+        let response = self.inner.call(request);
+        let edge = Arc::clone(&self.edge);
+        Box::pin(async move {
+            let mut response = async {
+                let response = match response.await {
+                    Ok(response) => response.into_response(),
+                    Err(infallible) => match infallible {},
+                };
+                // Inside the span, so the access line carries the request's ids.
+                access_line(&response, started.elapsed(), &tracing::Span::current());
+                response
+            }
+            .instrument(request_span.span)
+            .await;
+            add_headers(&edge, response.headers_mut(), trace_id_header, id_header);
+            Ok(response)
+        })
+    }
+}
+
+/// The response headers the edge sets: ids, security headers and `X-App`.
+fn add_headers(
+    edge: &Edge,
+    headers: &mut HeaderMap,
+    trace_id: Option<HeaderValue>,
+    request_id: HeaderValue,
+) {
     // Room for the headers below at once: the map would otherwise grow (and rehash) on the way.
     headers.reserve(EDGE_HEADERS);
-    if let Some(trace_id) = trace_id_header {
+    if let Some(trace_id) = trace_id {
         headers.insert(TRACE_ID_HEADER, trace_id);
     }
-    headers.insert(REQUEST_ID_HEADER, id_header);
+    headers.insert(REQUEST_ID_HEADER, request_id);
     // Security headers, each only when a handler did not choose its own.
     if edge.strict_transport_security {
         set_if_absent(headers, header::STRICT_TRANSPORT_SECURITY, &HSTS);
@@ -97,7 +135,6 @@ pub(crate) async fn edge(
         &HeaderValue::from_static("nosniff"),
     );
     headers.insert(APP_HEADER, edge.app_header.clone());
-    response
 }
 
 fn set_if_absent(headers: &mut HeaderMap, name: HeaderName, value: &HeaderValue) {

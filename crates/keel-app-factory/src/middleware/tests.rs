@@ -1,8 +1,12 @@
 //! The stack around a tiny router of purpose-made handlers, driven with `oneshot`.
 
 use axum::Json;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header;
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
+use keel_http::ErrorReport;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
