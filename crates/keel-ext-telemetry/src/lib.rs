@@ -11,6 +11,7 @@ mod export;
 mod filter;
 mod instruments;
 mod json_fields;
+mod json_text;
 mod metrics;
 mod pool_wait;
 mod pretty;

@@ -10,10 +10,10 @@ use super::*;
 
 /// Collects everything the subscriber writes, for assertions.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
-    fn lines(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn lines(&self) -> Vec<serde_json::Value> {
         let output = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
         output
             .lines()
