@@ -138,9 +138,8 @@ fn add_headers(
 }
 
 fn set_if_absent(headers: &mut HeaderMap, name: HeaderName, value: &HeaderValue) {
-    if !headers.contains_key(&name) {
-        headers.insert(name, value.clone());
-    }
+    // One lookup: the entry is either the handler's value, kept, or the place for ours.
+    headers.entry(name).or_insert_with(|| value.clone());
 }
 
 /// The span every log line of a request is written in (see `keel_ext_telemetry::request_span`), with the
