@@ -94,7 +94,7 @@ pub async fn create_app_with(
         cookies: keel_ext_flags::VisitorCookies::new(settings),
     };
     let state = AppState::new(loaded, db, flags, assets.clone());
-    let routes = Router::new()
+    let pages = Router::new()
         .merge(keel_blueprint_main::router())
         .merge(keel_blueprint_main::notes_router())
         .merge(extra_routes)
@@ -104,19 +104,18 @@ pub async fn create_app_with(
         )
         .nest(keel_blueprint_ops::MOUNT_PATH, keel_blueprint_ops::router())
         .fallback(|| async { ErrorReport::not_found() })
-        // Innermost: every handler, flag guard and the fallback see the visitor's flags (so a hidden
-        // page and a missing one answer alike, cookie included)...
-        .layer(visitors)
-        // ...but static files, merged after the layer, never carry a visitor cookie: caches must not
-        // store one.
-        .merge(static_files::router(
-            static_dir,
-            assets.clone(),
-            settings.static_files.max_age_secs,
-            memory,
-        ))
         .with_state(state.clone());
-    let router = middleware::apply(routes, &options);
+    let files = static_files::router(
+        static_dir,
+        assets.clone(),
+        settings.static_files.max_age_secs,
+        memory,
+    );
+    // Every handler, flag guard and the fallback see the visitor's flags (so a hidden page and a missing
+    // one answer alike, cookie included), but static files never carry a visitor cookie: caches must not
+    // store one. So the two get the stack apart, the pages with the visitor innermost.
+    let router = middleware::apply(pages, &options, Some(visitors))
+        .merge(middleware::apply(files, &options, None));
     Ok(App { router, state })
 }
 

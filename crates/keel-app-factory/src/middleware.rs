@@ -25,9 +25,9 @@
 //! 7. timeout: 504, or 408 when the handler was still waiting for the client's body
 //!    (`request_timeout.rs`);
 //! 8. CORS: only the origins in `security.cors_origins` (none by default);
-//! 9. the flag visitor (installed in `lib.rs`, where the flag store is at hand, as a layer of its own
-//!    so that static files stay outside it): hands each request its [`keel_ext_flags::Flags`] and sets
-//!    the signed visitor cookie when an answer depended on it;
+//! 9. the flag visitor (built in `lib.rs`, where the flag store is at hand, and given to [`apply`] for
+//!    the pages, not for static files): hands each request its [`keel_ext_flags::Flags`] and sets the
+//!    signed visitor cookie when an answer depended on it;
 //! 10. the routes.
 //!
 //! Invariant: a handler that fails returns an [`keel_http::ErrorReport`] (directly or through its blueprint's error
@@ -47,6 +47,7 @@ use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusC
 use ipnet::IpNet;
 use keel_blueprint_main::{SiteInfo, StaticAssets};
 use keel_config::{Settings, UrlScheme};
+use keel_ext_flags::visitor::VisitorContext;
 use keel_http::REQUEST_ID_HEADER;
 use tower::ServiceBuilder;
 use tower::layer::layer_fn;
@@ -148,13 +149,15 @@ fn cors_layer(security: &keel_config::SecuritySettings) -> Result<CorsLayer, cra
         .max_age(Duration::from_secs(600)))
 }
 
-/// Wraps `routes` in the stack described in the module documentation.
+/// Wraps `routes` in the stack described in the module documentation, with the flag visitor innermost
+/// when `visitors` is given.
 ///
 /// The stack is one layer of tower services, each calling the next directly. axum wraps every
-/// `Router::layer` in a boxed service that it clones for every request, with everything below it, and a
-/// `middleware::from_fn` clones the service below it again on each call: as nine such layers, the stack
-/// cost more than the framework itself. (A fork's own middleware can still be a `from_fn` layer.)
-pub(crate) fn apply(routes: Router, options: &Options) -> Router {
+/// `Router::layer` (and every `nest`) in a boxed service that it clones for every request, with
+/// everything below it, and a `middleware::from_fn` clones the service below it again on each call: as
+/// ten such layers, the stack cost more than the framework itself. (A fork's own middleware can still be
+/// a `from_fn` layer; each costs a clone of what is below it.)
+pub(crate) fn apply(routes: Router, options: &Options, visitors: Option<VisitorContext>) -> Router {
     let edge = Arc::new(Edge {
         app_header: options.app_header.clone(),
         content_security_policy: options.content_security_policy.clone(),
@@ -193,13 +196,10 @@ pub(crate) fn apply(routes: Router, options: &Options) -> Router {
         .layer(layer_fn(move |inner| RequestTimeout {
             limit: request_timeout,
             inner,
-        }));
-    // CORS is innermost and off by default: a layer of its own only when some origin is allowed, so
-    // nothing of it runs (and no `Vary` is sent) otherwise.
-    let routes = match &options.cors {
-        Some(cors) => routes.layer(cors.clone()),
-        None => routes,
-    };
+        }))
+        // CORS only when some origin is allowed, so nothing of it runs (and no `Vary` is sent) otherwise.
+        .option_layer(options.cors.clone())
+        .option_layer(visitors);
     routes.layer(stack)
 }
 

@@ -54,7 +54,8 @@ where
         ))
         .routes(routes!(openapi::openapi_show))
         .split_for_parts();
-    router.layer(axum::Extension(openapi::Description::new(&description)))
+    openapi::keep(&description);
+    router
 }
 
 #[cfg(test)]

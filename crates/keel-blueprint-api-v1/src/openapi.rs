@@ -4,23 +4,25 @@
 //! Paths are relative to the server `/api/v1`, where the app factory mounts the router, so the document
 //! stays right if the mount point moves with [`crate::MOUNT_PATH`].
 
-use std::sync::Arc;
+use std::sync::OnceLock;
 
-use axum::Extension;
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, ServerBuilder};
 
-/// The document as JSON text, rendered once when the router is built.
-#[derive(Debug, Clone)]
-pub(crate) struct Description(Arc<str>);
+/// The document as JSON text, rendered when the first router is built. It is made from the code alone,
+/// so every router would render the same text: one copy serves them all, which spares every API request
+/// the layer that would otherwise hand the handler its copy.
+static DESCRIPTION: OnceLock<Box<str>> = OnceLock::new();
 
-impl Description {
-    pub(crate) fn new(openapi: &OpenApi) -> Description {
+/// Keeps the document for [`openapi_show`] (the first one given: they are all the same).
+pub(crate) fn keep(openapi: &OpenApi) {
+    DESCRIPTION.get_or_init(|| {
         // Serializing plain data into a string cannot fail; an empty object would still be valid JSON.
-        let json = serde_json::to_string(openapi).unwrap_or_else(|_| "{}".to_owned());
-        Description(Arc::from(json))
-    }
+        serde_json::to_string(openapi)
+            .unwrap_or_else(|_| "{}".to_owned())
+            .into_boxed_str()
+    });
 }
 
 /// The document's frame (version 3.1, title, server); the routes fill in its paths and schemas.
@@ -42,11 +44,8 @@ pub(crate) fn base() -> OpenApi {
 #[utoipa::path(get, path = "/openapi.json", tag = "meta", responses(
     (status = 200, description = "This document", content_type = "application/json"),
 ))]
-pub(crate) async fn openapi_show(
-    Extension(description): Extension<Description>,
-) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        description.0.to_string(),
-    )
+pub(crate) async fn openapi_show() -> impl IntoResponse {
+    // Kept by `router()`, the only way to this handler.
+    let description: &'static str = DESCRIPTION.get().map_or("{}", |text| text);
+    ([(header::CONTENT_TYPE, "application/json")], description)
 }

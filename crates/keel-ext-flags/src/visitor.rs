@@ -154,7 +154,7 @@ impl<S> Layer<S> for VisitorContext {
 
     fn layer(&self, inner: S) -> VisitorMiddleware<S> {
         VisitorMiddleware {
-            context: self.clone(),
+            context: Arc::new(self.clone()),
             inner,
         }
     }
@@ -163,7 +163,8 @@ impl<S> Layer<S> for VisitorContext {
 /// The service [`VisitorContext`] wraps a router's routes in (see there).
 #[derive(Debug, Clone)]
 pub struct VisitorMiddleware<S> {
-    context: VisitorContext,
+    /// Shared: axum clones a route's service for every request.
+    context: Arc<VisitorContext>,
     inner: S,
 }
 
@@ -193,7 +194,7 @@ where
             visitor_id,
         });
         let response = self.inner.call(request);
-        let context = self.context.clone();
+        let context = Arc::clone(&self.context);
         Box::pin(async move {
             let mut response = match response.await {
                 Ok(response) => response.into_response(),

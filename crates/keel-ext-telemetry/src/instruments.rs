@@ -162,13 +162,11 @@ pub struct ActiveRequest {
 impl ActiveRequest {
     /// Records the request's duration (until now) with its status, and the body size when it is known.
     pub fn finish(mut self, status: StatusCode, body_bytes: Option<u64>) {
-        self.finish_at(self.started.elapsed(), status, body_bytes);
-    }
-
-    fn finish_at(&mut self, duration: Duration, status: StatusCode, body_bytes: Option<u64>) {
+        let duration = self.started.elapsed();
         let attributes = [
             KeyValue::new("http.request.method", METHOD_LABELS[self.method]),
-            self.route.clone(),
+            // Taken rather than cloned (the guard implements `Drop`, so it cannot be moved out).
+            std::mem::replace(&mut self.route, KeyValue::new("http.route", "")),
             KeyValue::new("http.response.status_code", i64::from(status.as_u16())),
         ];
         self.metrics

@@ -30,7 +30,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Level;
 use tracing::Subscriber;
-use tracing_subscriber::filter::{FilterExt as _, LevelFilter, filter_fn};
+use tracing_subscriber::filter::{FilterExt as _, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -144,7 +144,7 @@ where
     let traces = telemetry.export(Signal::Traces).is_some().then(|| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(settings.app.token()))
-            .with_filter(LevelFilter::INFO)
+            .with_filter(request::ExportedSpans)
     });
     // The exporter reports its own failures as events under `opentelemetry*` targets, once per batch;
     // they are let through once a minute, so a collector that is down costs one warning, not a flood.

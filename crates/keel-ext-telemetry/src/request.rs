@@ -14,8 +14,12 @@ use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
 use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
+use tracing::Metadata;
 use tracing::field::Empty;
+use tracing::subscriber::Interest;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Context, Filter};
 
 /// A request's span and its trace id.
 #[derive(Debug)]
@@ -81,8 +85,10 @@ fn write_ipv4(address: IpAddr, out: &mut [u8; 15]) -> Option<&str> {
 /// JSON log lines carry them. `client` is who sent the request (the peer, or the client a trusted proxy
 /// names), when known.
 ///
-/// Every field known up front is given when the span is made, and the two ids are recorded together:
-/// each record is one more pass of the log output's field formatter over the span.
+/// Every field known up front is given when the span is made: each record is one more pass of the log
+/// output's field formatter over the span. Without an exporter that includes the ids, which are this
+/// function's to make; with one, the OpenTelemetry layer makes them when the span is made, and both are
+/// recorded together right after.
 pub fn request_span(
     method: &Method,
     route: &str,
@@ -95,6 +101,18 @@ pub fn request_span(
         Some(text) => Cow::Borrowed(text),
         None => Cow::Owned(client.to_string()),
     });
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let caller = parent.span().span_context().clone();
+    let caller_trace_id = caller.is_valid().then(|| caller.trace_id());
+    let own = (!spans_are_exported()).then(|| own_ids(caller_trace_id));
+    let (mut trace_hex, mut span_hex) = ([0_u8; 32], [0_u8; 16]);
+    let (own_trace_id, own_span_id) = match own {
+        Some((trace_id, span_id)) => (
+            Some(write_hex(&trace_id.to_bytes(), &mut trace_hex)),
+            Some(write_hex(&span_id.to_bytes(), &mut span_hex)),
+        ),
+        None => (None, None),
+    };
     let span = tracing::info_span!(
         "request",
         otel.name = %format_args!("{method} {route}"),
@@ -104,8 +122,8 @@ pub fn request_span(
         http.response.status_code = Empty,
         client.address = client.as_deref(),
         request_id,
-        trace_id = Empty,
-        span_id = Empty,
+        trace_id = own_trace_id,
+        span_id = own_span_id,
     );
     if span.is_disabled() {
         return RequestSpan {
@@ -113,9 +131,13 @@ pub fn request_span(
             trace_id: None,
         };
     }
+    if let Some((trace_id, _)) = own {
+        return RequestSpan {
+            span,
+            trace_id: Some(trace_id),
+        };
+    }
     // The parent must be set before anything looks at the span's context, or it is too late.
-    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
-    let caller = parent.span().span_context().clone();
     let (trace_id, span_id) = if span.set_parent(parent).is_ok() {
         let context = span.context();
         let span_context = context.span().span_context().clone();
@@ -127,13 +149,38 @@ pub fn request_span(
         }
         (span_context.trace_id(), span_context.span_id())
     } else {
-        own_ids(caller.is_valid().then(|| caller.trace_id()))
+        own_ids(caller_trace_id)
     };
     record_ids(&span, trace_id, span_id);
     RequestSpan {
         span,
         trace_id: Some(trace_id),
     }
+}
+
+/// The filter of the OpenTelemetry layer: what `LevelFilter::INFO` lets through. Its type marks a
+/// subscriber that exports spans, which [`request_span`] asks the current dispatcher about.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExportedSpans;
+
+impl<S> Filter<S> for ExportedSpans {
+    fn enabled(&self, metadata: &Metadata<'_>, context: &Context<'_, S>) -> bool {
+        <LevelFilter as Filter<S>>::enabled(&LevelFilter::INFO, metadata, context)
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        <LevelFilter as Filter<S>>::callsite_enabled(&LevelFilter::INFO, metadata)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::INFO)
+    }
+}
+
+/// Whether the current subscriber exports spans (has the OpenTelemetry layer, filtered by
+/// [`ExportedSpans`]).
+pub(crate) fn spans_are_exported() -> bool {
+    tracing::dispatcher::get_default(|dispatch| dispatch.downcast_ref::<ExportedSpans>().is_some())
 }
 
 /// Ids for a span without the OpenTelemetry layer: the caller's trace, or a new one, and a new span.

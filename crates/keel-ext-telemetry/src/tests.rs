@@ -114,6 +114,10 @@ fn a_quiet_log_level_still_traces_requests_and_puts_the_ids_on_warnings() {
             None,
             &HeaderMap::new(),
         );
+        assert!(
+            !crate::request::spans_are_exported(),
+            "no exporter is configured"
+        );
         let _entered = request.span.enter();
         tracing::info!("not logged at warn");
         tracing::warn!("logged");
@@ -124,6 +128,63 @@ fn a_quiet_log_level_still_traces_requests_and_puts_the_ids_on_warnings() {
     let lines = captured.lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["span"]["trace_id"], trace_id.as_str());
+}
+
+#[test]
+fn with_an_exporter_the_logged_ids_are_those_of_the_exported_span() {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    let _alone = one_at_a_time();
+    let captured = Captured::default();
+    let options = LoadOptions {
+        environment: Some("testing".to_owned()),
+        overrides: vec![
+            Override::new("telemetry.log_format", "json"),
+            Override::new("telemetry.log_level", "warn"),
+            // Nothing listens there: the export fails in the background, which this test does not read.
+            Override::new("telemetry.otlp_endpoint", "http://127.0.0.1:9"),
+        ],
+        ..LoadOptions::default()
+    };
+    let settings = keel_config::load(&options).unwrap().settings;
+    let (subscriber, telemetry) = init_with_writer(&settings, captured.clone()).unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
+    let (exported, trace_id, exported_ids) = tracing::subscriber::with_default(subscriber, || {
+        let request = request_span(&http::Method::GET, "/ping", "req-4", None, &headers);
+        let context = request.span.context();
+        let exported = context.span().span_context().clone();
+        let _entered = request.span.enter();
+        tracing::warn!("logged");
+        (
+            crate::request::spans_are_exported(),
+            request.trace_id(),
+            (
+                exported.trace_id().to_string(),
+                exported.span_id().to_string(),
+            ),
+        )
+    });
+    telemetry.shutdown(Duration::from_millis(100));
+    assert!(exported, "the subscriber with an exporter is recognised");
+    assert_eq!(
+        trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    let lines = captured.lines();
+    let line = lines
+        .iter()
+        .find(|line| line["message"] == "logged")
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(line["span"]["trace_id"], exported_ids.0.as_str());
+    assert_eq!(line["span"]["span_id"], exported_ids.1.as_str());
+    assert_ne!(exported_ids.1, "00f067aa0ba902b7");
 }
 
 #[test]

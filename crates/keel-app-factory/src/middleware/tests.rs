@@ -71,7 +71,7 @@ fn stack_with(options: &Options) -> Router {
             post(|Json(value): Json<Value>| async move { Json(value) }),
         )
         .fallback(|| async { ErrorReport::not_found() });
-    apply(routes, options)
+    apply(routes, options, None)
 }
 
 async fn panicking() -> &'static str {
