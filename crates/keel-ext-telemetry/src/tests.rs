@@ -53,12 +53,8 @@ fn settings(format: &str, level: &str) -> Settings {
     keel_config::load(&options).unwrap().settings
 }
 
-#[test]
-fn json_lines_inside_a_request_carry_its_request_trace_and_span_ids() {
-    let _alone = one_at_a_time();
-    let captured = Captured::default();
-    let (subscriber, telemetry) =
-        init_with_writer(&settings("json", "info"), captured.clone()).unwrap();
+/// Headers with a caller's W3C `traceparent` (trace 4bf92f35…, parent span 00f067aa0ba902b7).
+fn with_traceparent() -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         "traceparent",
@@ -66,6 +62,16 @@ fn json_lines_inside_a_request_carry_its_request_trace_and_span_ids() {
             .parse()
             .unwrap(),
     );
+    headers
+}
+
+#[test]
+fn json_lines_inside_a_request_carry_its_request_trace_and_span_ids() {
+    let _alone = one_at_a_time();
+    let captured = Captured::default();
+    let (subscriber, telemetry) =
+        init_with_writer(&settings("json", "info"), captured.clone()).unwrap();
+    let headers = with_traceparent();
     let trace_id = tracing::subscriber::with_default(subscriber, || {
         let client = Some(std::net::IpAddr::from([192, 0, 2, 7]));
         let request = request_span(&http::Method::GET, "/ping", "req-1", client, &headers);
@@ -149,13 +155,7 @@ fn with_an_exporter_the_logged_ids_are_those_of_the_exported_span() {
     };
     let settings = keel_config::load(&options).unwrap().settings;
     let (subscriber, telemetry) = init_with_writer(&settings, captured.clone()).unwrap();
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "traceparent",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-            .parse()
-            .unwrap(),
-    );
+    let headers = with_traceparent();
     let (exported, trace_id, exported_ids) = tracing::subscriber::with_default(subscriber, || {
         let request = request_span(&http::Method::GET, "/ping", "req-4", None, &headers);
         let context = request.span.context();
