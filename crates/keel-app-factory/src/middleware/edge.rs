@@ -75,8 +75,10 @@ where
         let trace_id_header = request_span.trace_id_header();
         request.extensions_mut().insert(id);
         let started = Instant::now();
-        // Outside the span: making the future below runs no handler code and logs nothing (handlers run
-        // when it is polled, inside the span).
+        // Outside the span: making the future runs no handler code and logs nothing. The stack's services
+        // do their work in their futures, and axum calls the services behind each `Route` (handlers,
+        // `require_flag`) only when the future is polled, inside the span. A service added to the stack
+        // must log in its future too, not in `call`.
         let response = self.inner.call(request);
         let edge = Arc::clone(&self.edge);
         Box::pin(async move {
