@@ -5,10 +5,11 @@
 //! looking for a slow handler or database, while a slow upload is the client's (or its network's) doing.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::BoxError;
@@ -16,9 +17,9 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::future::BoxFuture;
 use http_body::Frame;
 use keel_http::ErrorReport;
+use pin_project_lite::pin_project;
 use tower::Service;
 
 /// Runs `inner` within `limit`.
@@ -32,40 +33,74 @@ impl<S, B> Service<Request<B>> for RequestTimeout<S>
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,
-    S::Future: Send + 'static,
     B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = TimeoutFuture<S::Future>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(context)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let limit = self.limit;
         let (parts, body) = request.into_parts();
-        let reading = Arc::new(AtomicU8::new(BodyState::NotWaiting as u8));
-        let body = Body::new(Watched {
-            inner: body,
-            state: Arc::clone(&reading),
-        });
+        // A request without a body (most GETs) cannot keep the handler waiting for the client, so only
+        // one with a body is watched.
+        let (body, reading) = if body.is_end_stream() {
+            (Body::empty(), None)
+        } else {
+            let reading = Arc::new(AtomicU8::new(BodyState::NotWaiting as u8));
+            let body = Body::new(Watched {
+                inner: body,
+                state: Arc::clone(&reading),
+            });
+            (body, Some(reading))
+        };
         let response = self.inner.call(Request::from_parts(parts, body));
-        Box::pin(async move {
-            Ok(match tokio::time::timeout(limit, response).await {
-                Ok(Ok(response)) => response.into_response(),
-                Ok(Err(infallible)) => match infallible {},
-                Err(_elapsed) => timed_out(limit, &reading),
-            })
-        })
+        TimeoutFuture {
+            inner: tokio::time::timeout(self.limit, response),
+            limit: self.limit,
+            reading,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`RequestTimeout`], written out so that it needs no allocation.
+    pub(crate) struct TimeoutFuture<F> {
+        #[pin]
+        inner: tokio::time::Timeout<F>,
+        limit: Duration,
+        // Whether the handler is waiting for the client's body; `None` when the request has none.
+        reading: Option<Arc<AtomicU8>>,
+    }
+}
+
+impl<F, R> Future for TimeoutFuture<F>
+where
+    F: Future<Output = Result<R, Infallible>>,
+    R: IntoResponse,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        Poll::Ready(Ok(match ready!(this.inner.poll(context)) {
+            Ok(Ok(response)) => response.into_response(),
+            Ok(Err(infallible)) => match infallible {},
+            Err(_elapsed) => timed_out(*this.limit, this.reading.as_deref()),
+        }))
     }
 }
 
 /// The answer when time ran out: 408 when the handler was waiting for the client's body, else 504.
-fn timed_out(limit: Duration, reading: &AtomicU8) -> Response {
-    if reading.load(Ordering::Acquire) == BodyState::WaitingForClient as u8 {
+fn timed_out(limit: Duration, reading: Option<&AtomicU8>) -> Response {
+    let waiting_for_client = reading.is_some_and(|reading| {
+        reading.load(Ordering::Acquire) == BodyState::WaitingForClient as u8
+    });
+    if waiting_for_client {
         let mut response = ErrorReport::new(
             StatusCode::REQUEST_TIMEOUT,
             "request-timeout",

@@ -12,16 +12,18 @@
 //! middleware, so they never carry a cookie (caches and CDNs must not store one).
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
-use futures_util::future::BoxFuture;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use keel_config::Settings;
 use keel_http::{CookieAttributes, CookieSigner, ErrorReport, presented_cookie};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use crate::store::FlagStore;
@@ -172,11 +174,10 @@ impl<S> Service<Request> for VisitorMiddleware<S>
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = VisitorFuture<S::Future>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(context)
@@ -193,20 +194,50 @@ where
             store: self.context.store.clone(),
             visitor_id,
         });
-        let response = self.inner.call(request);
-        let context = Arc::clone(&self.context);
-        Box::pin(async move {
-            let mut response = match response.await {
-                Ok(response) => response.into_response(),
-                Err(infallible) => match infallible {},
-            };
-            if (forged || (is_new && context.store.load().any_partial_rollout()))
-                && let Some(cookie) = context.cookies.set_cookie(visitor_id.as_str())
-            {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            Ok(response)
-        })
+        VisitorFuture {
+            inner: self.inner.call(request),
+            context: Arc::clone(&self.context),
+            visitor_id,
+            forged,
+            is_new,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`VisitorMiddleware`], written out so that it needs no allocation.
+    pub struct VisitorFuture<F> {
+        #[pin]
+        inner: F,
+        context: Arc<VisitorContext>,
+        visitor_id: VisitorId,
+        // The cookie presented did not verify.
+        forged: bool,
+        // No valid cookie was presented.
+        is_new: bool,
+    }
+}
+
+impl<F, R> Future for VisitorFuture<F>
+where
+    F: Future<Output = Result<R, Infallible>>,
+    R: IntoResponse,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = match ready!(this.inner.poll(context)) {
+            Ok(response) => response.into_response(),
+            Err(infallible) => match infallible {},
+        };
+        let visitors = &this.context;
+        if (*this.forged || (*this.is_new && visitors.store.load().any_partial_rollout()))
+            && let Some(cookie) = visitors.cookies.set_cookie(this.visitor_id.as_str())
+        {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Poll::Ready(Ok(response))
     }
 }
 

@@ -1,6 +1,10 @@
-//! The log filter (`telemetry.log_level`, `RUST_LOG`), checked by the parser that will use it.
+//! The log filter (`telemetry.log_level`, `RUST_LOG`), checked by the parser that will use it, and the
+//! filter that lets the request span through to the log output whatever the log filter says.
 
-use tracing_subscriber::filter::Directive;
+use tracing::subscriber::Interest;
+use tracing::{Level, Metadata};
+use tracing_subscriber::filter::{Directive, LevelFilter};
+use tracing_subscriber::layer::{Context, Filter};
 
 /// The levels a directive may name, for the message.
 const LEVELS: &str = "trace, debug, info, warn, error, off";
@@ -25,6 +29,39 @@ pub fn check_log_filter(filter: &str) -> Result<(), String> {
     {
         Some(directive) => Err(invalid(directive)),
         None => Ok(()),
+    }
+}
+
+/// The spans at INFO and above, whatever the log filter says: the log output must see the request span
+/// even when it writes only warnings, or a warning inside a request would lose the request's ids.
+///
+/// A type rather than a `filter_fn`: its answer depends on the callsite alone, so it says so once per
+/// callsite, and an event the log filter leaves out (the access line at `warn`) is skipped at its
+/// callsite instead of being asked about on every request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InfoSpans;
+
+impl InfoSpans {
+    fn lets_through(metadata: &Metadata<'_>) -> bool {
+        metadata.is_span() && *metadata.level() <= Level::INFO
+    }
+}
+
+impl<S> Filter<S> for InfoSpans {
+    fn enabled(&self, metadata: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        Self::lets_through(metadata)
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if Self::lets_through(metadata) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::INFO)
     }
 }
 

@@ -30,7 +30,7 @@ use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::fmt::FormattedFields;
 use tracing_subscriber::fmt::format::Writer;
 
-use crate::json_text::{Escaping, Gathered, write_string};
+use crate::json_text::{Escaping, with_scratch, write_string};
 
 /// `JsonFields` writing each field straight into the stored object, and appending later records to it.
 #[derive(Debug, Default)]
@@ -42,13 +42,14 @@ impl<'writer> FormatFields<'writer> for AppendingJsonFields {
         mut writer: Writer<'writer>,
         fields: R,
     ) -> fmt::Result {
-        let mut out = Gathered::new(&mut writer);
-        out.write_char('{')?;
-        let mut members = Members::new(&mut out, true);
-        fields.record(&mut members);
-        members.result?;
-        out.write_char('}')?;
-        out.flush()
+        with_scratch(|out| {
+            out.push('{');
+            let mut members = Members::new(&mut *out, true);
+            fields.record(&mut members);
+            members.result?;
+            out.push('}');
+            writer.write_str(out)
+        })
     }
 
     fn add_fields(

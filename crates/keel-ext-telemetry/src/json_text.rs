@@ -1,9 +1,10 @@
 //! JSON text written into any `fmt::Write`: strings escaped exactly as `serde_json` escapes them, a
-//! writer that escapes what is formatted through it, and one that gathers small writes on the stack.
+//! writer that escapes what is formatted through it, and a scratch `String` to write an object into.
 //!
 //! `json_fields.rs` writes span fields with them, straight into the span's stored `String`, where
 //! `serde_json` would need a `Value` or an `io::Write` of its own.
 
+use std::cell::RefCell;
 use std::fmt;
 
 /// Writes `text` as a JSON string.
@@ -18,17 +19,16 @@ fn write_escaped<W: fmt::Write + ?Sized>(out: &mut W, text: &str) -> fmt::Result
     const HEX_DIGITS: [char; 16] = [
         '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f',
     ];
+    let bytes = text.as_bytes();
     let mut unwritten = 0;
-    for (index, byte) in text.bytes().enumerate() {
-        let escape = ESCAPES[usize::from(byte)];
-        if escape == 0 {
-            continue;
-        }
+    while let Some(index) = next_to_escape(bytes, unwritten) {
         // An escaped byte is ASCII, a whole character, so the text before it ends on a boundary.
         if unwritten < index {
             out.write_str(text.get(unwritten..index).unwrap_or_default())?;
         }
         unwritten = index + 1;
+        let byte = bytes[index];
+        let escape = ESCAPES[usize::from(byte)];
         out.write_char('\\')?;
         out.write_char(char::from(escape))?;
         if escape == b'u' {
@@ -38,6 +38,54 @@ fn write_escaped<W: fmt::Write + ?Sized>(out: &mut W, text: &str) -> fmt::Result
         }
     }
     out.write_str(text.get(unwritten..).unwrap_or_default())
+}
+
+/// The index of the first byte at or after `from` that must be escaped. Almost nothing in a log field
+/// needs escaping, so the bytes are checked eight at a time (the last eight overlapping the group
+/// before them), and one by one only in a text shorter than eight and in a group that holds one.
+fn next_to_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let first_in = |group: &[u8]| {
+        group
+            .iter()
+            .position(|&byte| ESCAPES[usize::from(byte)] != 0)
+    };
+    if rest.len() < 8 {
+        return first_in(rest).map(|offset| from + offset);
+    }
+    let word_at = |start: usize| {
+        let mut word = [0; 8];
+        word.copy_from_slice(&rest[start..start + 8]);
+        u64::from_le_bytes(word)
+    };
+    let mut start = 0;
+    loop {
+        // The last group ends at the end of the text, overlapping the one before it.
+        let start_here = start.min(rest.len() - 8);
+        if holds_byte_to_escape(word_at(start_here)) {
+            let offset = first_in(&rest[start..])?;
+            return Some(from + start + offset);
+        }
+        start = start_here + 8;
+        if start >= rest.len() {
+            return None;
+        }
+    }
+}
+
+/// Whether any of the eight bytes of `word` is below U+0020, a quote or a backslash: the bytes `ESCAPES`
+/// escapes. Each test is the classic "has a byte less than n" of a word: exact as a yes or no, since
+/// without such a byte no subtraction borrows from its neighbour.
+const fn holds_byte_to_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    const fn has_byte_below(word: u64, bound: u8) -> u64 {
+        word.wrapping_sub(ONES * bound as u64) & !word & HIGH_BITS
+    }
+    let control = has_byte_below(word, 0x20);
+    let quote = has_byte_below(word ^ (ONES * b'"' as u64), 1);
+    let backslash = has_byte_below(word ^ (ONES * b'\\' as u64), 1);
+    control | quote | backslash != 0
 }
 
 /// For each byte, what follows the backslash that escapes it in a JSON string, or 0 when it is written
@@ -64,55 +112,29 @@ const fn escapes() -> [u8; 256] {
     table
 }
 
-/// The bytes `Gathered` holds before it hands them on: a request span's object is about 250.
-const GATHERED_BYTES: usize = 512;
+/// The most a thread's scratch `String` keeps between two uses: more than a request span's object
+/// (about 250 bytes), less than an occasional huge field would leave behind.
+const SCRATCH_KEPT_BYTES: usize = 4096;
 
-/// A writer that gathers what is written through it on the stack and hands it on in pieces of up to
-/// `GATHERED_BYTES`. A span's stored `String` starts empty: written to a member at a time, it grew
-/// seven times (8 bytes doubling to 512) for each request span; handed the object whole, it is
-/// allocated once.
-pub(crate) struct Gathered<'a, W: ?Sized> {
-    out: &'a mut W,
-    buffer: [u8; GATHERED_BYTES],
-    len: usize,
-}
-
-impl<'a, W: fmt::Write + ?Sized> Gathered<'a, W> {
-    pub(crate) fn new(out: &'a mut W) -> Self {
-        Self {
-            out,
-            buffer: [0; GATHERED_BYTES],
-            len: 0,
-        }
+/// Runs `write` with an empty `String` that keeps its allocation from one use to the next on this
+/// thread. A span's stored `String` starts empty: written to a member at a time, it grew seven times
+/// (8 bytes doubling to 512) for each request span; handed the object whole, it is allocated once.
+pub(crate) fn with_scratch<T>(write: impl FnOnce(&mut String) -> T) -> T {
+    thread_local! {
+        static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
     }
-
-    /// Hands on what has been gathered.
-    pub(crate) fn flush(&mut self) -> fmt::Result {
-        let gathered = self.buffer.get(..self.len).ok_or(fmt::Error)?;
-        // Only whole `str`s are gathered, so this is UTF-8 and the check cannot fail.
-        let gathered = std::str::from_utf8(gathered).map_err(|_| fmt::Error)?;
-        self.out.write_str(gathered)?;
-        self.len = 0;
-        Ok(())
-    }
-}
-
-impl<W: fmt::Write + ?Sized> fmt::Write for Gathered<'_, W> {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        if self.len + text.len() > GATHERED_BYTES {
-            self.flush()?;
-            if text.len() > GATHERED_BYTES {
-                return self.out.write_str(text);
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => {
+            scratch.clear();
+            let written = write(&mut scratch);
+            if scratch.capacity() > SCRATCH_KEPT_BYTES {
+                *scratch = String::new();
             }
+            written
         }
-        let end = self.len + text.len();
-        self.buffer
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(text.as_bytes());
-        self.len = end;
-        Ok(())
-    }
+        // In use further up this thread's stack (a field's `Debug` that logs): a fresh one.
+        Err(_) => write(&mut String::new()),
+    })
 }
 
 /// A writer that escapes what is written through it as the contents of a JSON string, so a `Debug`
@@ -157,26 +179,50 @@ mod tests {
     }
 
     #[test]
-    fn gathered_text_is_handed_on_whole_however_it_was_cut() {
-        // (pieces written, in order)
-        let cases: [Vec<String>; 4] = [
-            vec![],
-            vec!["é".repeat(100); 3],
-            vec![
-                "x".repeat(GATHERED_BYTES - 1),
-                "é".to_owned(),
-                "y".to_owned(),
-            ],
-            vec!["a".to_owned(), "✓".repeat(GATHERED_BYTES), "b".to_owned()],
-        ];
-        for pieces in cases {
-            let mut out = String::new();
-            let mut gathered = Gathered::new(&mut out);
-            for piece in &pieces {
-                gathered.write_str(piece).unwrap();
+    fn eight_bytes_at_a_time_find_every_byte_to_escape_and_nothing_else() {
+        // Every byte value in every position of a group, among neighbours that borrow the most
+        // (0x00 below, 0xff above) and the least, so a borrow that crossed bytes would show.
+        for neighbour in [b'a', 0x00, 0xff, 0x80, 0x21, b'"' + 1, b'\\' + 1] {
+            for byte in 0..=u8::MAX {
+                for position in 0..8 {
+                    let mut group = [neighbour; 8];
+                    group[position] = byte;
+                    let expected = group.iter().any(|&byte| ESCAPES[usize::from(byte)] != 0);
+                    assert_eq!(
+                        holds_byte_to_escape(u64::from_le_bytes(group)),
+                        expected,
+                        "{group:02x?}"
+                    );
+                }
             }
-            gathered.flush().unwrap();
-            assert_eq!(out, pieces.concat());
         }
+        // Across group boundaries and in the tail.
+        let text = "0123456789abcdef\"tail";
+        for from in 0..text.len() {
+            assert_eq!(
+                next_to_escape(text.as_bytes(), from),
+                (from <= 16).then_some(16),
+                "{from}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_scratch_string_starts_empty_and_nests() {
+        let outer = with_scratch(|out| {
+            out.push_str("outer");
+            let inner = with_scratch(|inner| {
+                assert!(inner.is_empty());
+                inner.push_str("inner");
+                inner.clone()
+            });
+            format!("{out} {inner}")
+        });
+        assert_eq!(outer, "outer inner");
+        with_scratch(|out| {
+            assert!(out.is_empty());
+            out.push_str(&"x".repeat(SCRATCH_KEPT_BYTES * 2));
+        });
+        with_scratch(|out| assert!(out.is_empty() && out.capacity() <= SCRATCH_KEPT_BYTES));
     }
 }

@@ -28,9 +28,8 @@ use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing::Level;
 use tracing::Subscriber;
-use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -140,37 +139,33 @@ where
     // filter applies to the log output only: with `warn` logs, request spans (info) still exist, so
     // traces, `X-Trace-ID` and the ids in warning lines do not depend on how verbose the logs are.
     // Without an exporter the OpenTelemetry layer would build every span only to drop it, and record
-    // every info event on it: it is left out, and `request_span` makes the ids itself.
-    let traces = telemetry.export(Signal::Traces).is_some().then(|| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer(settings.app.token()))
-            .with_filter(request::ExportedSpans)
-    });
+    // every info event on it: it is left out (`None`, filtered to nothing), and `request_span` makes the
+    // ids itself.
+    let exporting = telemetry.export(Signal::Traces).is_some();
+    let traces = exporting
+        .then(|| tracing_opentelemetry::layer().with_tracer(provider.tracer(settings.app.token())))
+        .with_filter(request::ExportedSpans { exporting });
     // The exporter reports its own failures as events under `opentelemetry*` targets, once per batch;
     // they are let through once a minute, so a collector that is down costs one warning, not a flood.
     let quiet_exporter = export::rate_limit_exporter_events(export::EXPORTER_EVENT_INTERVAL);
     // The output layer must see info spans even when it writes only warnings, or a warning inside a
-    // request would lose the request's ids.
-    let filter = filter.or(filter_fn(|metadata| {
-        metadata.is_span() && *metadata.level() <= Level::INFO
-    }));
-    // The pretty format keeps each request span's method, route and id for its access line; JSON needs
-    // nothing of the kind (it writes the span's fields), so the request path pays for it only in
-    // development. One registry type for both keeps one filter.
-    let request_fields =
-        matches!(telemetry.log_format, LogFormat::Pretty).then_some(pretty::RequestFieldsLayer);
+    // request would lose the request's ids: its filter is `filter.or(filter::InfoSpans)`. Every layer
+    // has a filter of its own, so the subscriber knows at each callsite whether anything
+    // wants it: an event no layer wants (the access line at `warn`) costs a check of a cached answer.
     let registry = tracing_subscriber::registry()
         .with(traces)
-        .with(request_fields)
         .with(pool_wait::layer(&meter_provider.meter(instruments::SCOPE)));
     let subscriber: Box<dyn Subscriber + Send + Sync> = match telemetry.log_format {
+        // The pretty format keeps each request span's method, route and id for its access line; JSON
+        // needs nothing of the kind (it writes the span's fields), so the request path pays for it only
+        // in development.
         LogFormat::Pretty => Box::new(
-            registry.with(
+            registry.with(pretty::RequestFieldsLayer).with(
                 tracing_subscriber::fmt::layer()
                     .event_format(pretty::DevFormat { colours })
                     .with_writer(writer)
                     .with_filter(quiet_exporter)
-                    .with_filter(filter),
+                    .with_filter(filter.or(filter::InfoSpans)),
             ),
         ),
         LogFormat::Json => Box::new(
@@ -183,7 +178,7 @@ where
                     .fmt_fields(json_fields::AppendingJsonFields)
                     .with_writer(writer)
                     .with_filter(quiet_exporter)
-                    .with_filter(filter),
+                    .with_filter(filter.or(filter::InfoSpans)),
             ),
         ),
     };

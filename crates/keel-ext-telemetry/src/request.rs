@@ -78,6 +78,24 @@ fn write_ipv4(address: IpAddr, out: &mut [u8; 15]) -> Option<&str> {
     std::str::from_utf8(&out[..length]).ok()
 }
 
+/// `METHOD route`, the exported span's name, written into `buffer` when it fits (a string is
+/// written straight into the log output, where a formatted value goes through the formatting machinery).
+fn span_name<'buffer>(
+    method: &str,
+    route: &str,
+    buffer: &'buffer mut [u8; 128],
+) -> Cow<'buffer, str> {
+    let Some(out) = buffer.get_mut(..method.len() + 1 + route.len()) else {
+        return Cow::Owned(format!("{method} {route}"));
+    };
+    let (method_part, rest) = out.split_at_mut(method.len());
+    method_part.copy_from_slice(method.as_bytes());
+    rest[0] = b' ';
+    rest[1..].copy_from_slice(route.as_bytes());
+    // Two strings and an ASCII space: UTF-8.
+    Cow::Borrowed(std::str::from_utf8(out).unwrap_or_default())
+}
+
 /// The span every log line of a request is written in, named `METHOD route` for the trace. `route` is the
 /// route template (`/api/v1/ready`), never the raw path.
 ///
@@ -113,9 +131,11 @@ pub fn request_span(
         ),
         None => (None, None),
     };
+    let mut name = [0_u8; 128];
+    let name = span_name(method.as_str(), route, &mut name);
     let span = tracing::info_span!(
         "request",
-        otel.name = %format_args!("{method} {route}"),
+        otel.name = &*name,
         otel.kind = "server",
         http.request.method = method.as_str(),
         http.route = route,
@@ -158,29 +178,51 @@ pub fn request_span(
     }
 }
 
-/// The filter of the OpenTelemetry layer: what `LevelFilter::INFO` lets through. Its type marks a
-/// subscriber that exports spans, which [`request_span`] asks the current dispatcher about.
+/// The filter of the OpenTelemetry layer: what `LevelFilter::INFO` lets through while spans are
+/// exported, nothing otherwise. Its type marks the subscriber's layer, which [`request_span`] asks the
+/// current dispatcher about.
+///
+/// The layer is always in the subscriber, as an `Option` that is `None` without an exporter, behind this
+/// filter: a bare `None` layer declares an interest in every callsite, so every event of every level
+/// would be built and offered to the log output's filter, however little it writes; filtered, it
+/// declares none.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ExportedSpans;
+pub(crate) struct ExportedSpans {
+    pub(crate) exporting: bool,
+}
+
+impl ExportedSpans {
+    fn level(self) -> LevelFilter {
+        if self.exporting {
+            LevelFilter::INFO
+        } else {
+            LevelFilter::OFF
+        }
+    }
+}
 
 impl<S> Filter<S> for ExportedSpans {
     fn enabled(&self, metadata: &Metadata<'_>, context: &Context<'_, S>) -> bool {
-        <LevelFilter as Filter<S>>::enabled(&LevelFilter::INFO, metadata, context)
+        <LevelFilter as Filter<S>>::enabled(&self.level(), metadata, context)
     }
 
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
-        <LevelFilter as Filter<S>>::callsite_enabled(&LevelFilter::INFO, metadata)
+        <LevelFilter as Filter<S>>::callsite_enabled(&self.level(), metadata)
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(LevelFilter::INFO)
+        Some(self.level())
     }
 }
 
 /// Whether the current subscriber exports spans (has the OpenTelemetry layer, filtered by
-/// [`ExportedSpans`]).
+/// [`ExportedSpans`], with an exporter).
 pub(crate) fn spans_are_exported() -> bool {
-    tracing::dispatcher::get_default(|dispatch| dispatch.downcast_ref::<ExportedSpans>().is_some())
+    tracing::dispatcher::get_default(|dispatch| {
+        dispatch
+            .downcast_ref::<ExportedSpans>()
+            .is_some_and(|spans| spans.exporting)
+    })
 }
 
 /// Ids for a span without the OpenTelemetry layer: the caller's trace, or a new one, and a new span.
@@ -212,10 +254,15 @@ fn record_ids(span: &tracing::Span, trace_id: TraceId, span_id: SpanId) {
     span.record_all(&fields.value_set(&values));
 }
 
-/// Records the response status on the request span (an attribute of the exported span).
-pub fn record_status(span: &tracing::Span, status: StatusCode) {
-    // As i64: the tracing layer exports unsigned integers as strings.
-    span.record("http.response.status_code", i64::from(status.as_u16()));
+/// Records the response status on the request span, where something will read it: the exported span
+/// (an attribute), or a line the caller logs in the span next (`line_follows`: the access line, when the
+/// log filter lets it through). With neither, the record would be one more pass of the log output's
+/// field formatter over the span for nothing.
+pub fn record_status(span: &tracing::Span, status: StatusCode, line_follows: bool) {
+    if line_follows || spans_are_exported() {
+        // As i64: the tracing layer exports unsigned integers as strings.
+        span.record("http.response.status_code", i64::from(status.as_u16()));
+    }
 }
 
 /// Reads propagation headers from an `http::HeaderMap`.
@@ -234,6 +281,20 @@ impl Extractor for HeaderExtractor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_span_name_is_the_method_and_the_route_however_long() {
+        let mut buffer = [0_u8; 128];
+        assert_eq!(
+            span_name("GET", "/api/v1/health", &mut buffer),
+            "GET /api/v1/health"
+        );
+        for length in [123, 124, 125, 500] {
+            let route = format!("/{}", "é".repeat(length / 2));
+            let expected = format!("PATCH {route}");
+            assert_eq!(span_name("PATCH", &route, &mut buffer), expected);
+        }
+    }
 
     #[test]
     fn own_ids_continue_the_callers_trace_or_start_a_new_one() {

@@ -76,7 +76,7 @@ fn json_lines_inside_a_request_carry_its_request_trace_and_span_ids() {
         let client = Some(std::net::IpAddr::from([192, 0, 2, 7]));
         let request = request_span(&http::Method::GET, "/ping", "req-1", client, &headers);
         // Recorded after the ids: spliced into the span's stored fields with them.
-        record_status(&request.span, http::StatusCode::OK);
+        record_status(&request.span, http::StatusCode::OK, true);
         let _entered = request.span.enter();
         tracing::info!(answer = 42, "computed");
         tracing::debug!("filtered out");

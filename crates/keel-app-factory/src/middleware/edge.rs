@@ -7,21 +7,22 @@
 //! are the same.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::body::HttpBody as _;
 use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::future::BoxFuture;
 use ipnet::IpNet;
 use keel_ext_telemetry::RequestSpan;
 use keel_http::{ClientAddress, REQUEST_ID_HEADER, RequestId};
+use pin_project_lite::pin_project;
 use tower::Service;
-use tracing::Instrument as _;
 
 /// The header that returns the request's trace id.
 pub(crate) const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
@@ -56,11 +57,10 @@ impl<S> Service<Request> for EdgeService<S>
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = EdgeFuture<S::Future>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(context)
@@ -79,23 +79,88 @@ where
         // do their work in their futures, and axum calls the services behind each `Route` (handlers,
         // `require_flag`) only when the future is polled, inside the span. A service added to the stack
         // must log in its future too, not in `call`.
-        let response = self.inner.call(request);
-        let edge = Arc::clone(&self.edge);
-        Box::pin(async move {
-            let mut response = async {
-                let response = match response.await {
-                    Ok(response) => response.into_response(),
-                    Err(infallible) => match infallible {},
-                };
-                // Inside the span, so the access line carries the request's ids.
-                access_line(&response, started.elapsed(), &tracing::Span::current());
-                response
+        let inner = self.inner.call(request);
+        EdgeFuture {
+            inner: Below::Running { future: inner },
+            span: request_span.span,
+            edge: Arc::clone(&self.edge),
+            started,
+            headers: Some((trace_id_header, id_header)),
+        }
+    }
+}
+
+pin_project! {
+    /// The edge's response future: polls the stack below inside the request span, then writes the access
+    /// line and sets the headers.
+    ///
+    /// Written out rather than an `async` block with `Instrumented`: it needs no allocation, and it enters
+    /// the span once per poll, where `Instrumented` also enters it to drop a future that has completed.
+    /// A future dropped before it completed (the client went away) is still dropped inside the span, so
+    /// what it logs on the way out keeps the request's ids.
+    pub(crate) struct EdgeFuture<F> {
+        #[pin]
+        inner: Below<F>,
+        span: tracing::Span,
+        edge: Arc<Edge>,
+        started: Instant,
+        // `X-Trace-ID` and `X-Request-ID`, taken when the response is ready.
+        headers: Option<(Option<HeaderValue>, HeaderValue)>,
+    }
+
+    impl<F> PinnedDrop for EdgeFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if let BelowProjection::Running { .. } = this.inner.as_mut().project() {
+                let _entered = this.span.enter();
+                this.inner.project_replace(Below::Done);
             }
-            .instrument(request_span.span)
-            .await;
-            add_headers(&edge, response.headers_mut(), trace_id_header, id_header);
-            Ok(response)
-        })
+        }
+    }
+}
+
+pin_project! {
+    /// The stack below the edge: running until its response is ready, then gone.
+    #[project = BelowProjection]
+    #[project_replace = BelowReplaced]
+    enum Below<F> {
+        Running { #[pin] future: F },
+        Done,
+    }
+}
+
+impl<F, R> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<R, Infallible>>,
+    R: IntoResponse,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let mut response = {
+            let _entered = this.span.enter();
+            let BelowProjection::Running { future } = this.inner.as_mut().project() else {
+                panic!("the edge's future was polled after it completed");
+            };
+            let response = match ready!(future.poll(context)) {
+                Ok(response) => response.into_response(),
+                Err(infallible) => match infallible {},
+            };
+            this.inner.project_replace(Below::Done);
+            // Inside the span, so the access line carries the request's ids.
+            access_line(&response, this.started.elapsed(), this.span);
+            response
+        };
+        if let Some((trace_id_header, id_header)) = this.headers.take() {
+            add_headers(
+                this.edge,
+                response.headers_mut(),
+                trace_id_header,
+                id_header,
+            );
+        }
+        Poll::Ready(Ok(response))
     }
 }
 
@@ -171,7 +236,9 @@ fn request_span(request: &Request, id: &RequestId, trusted_proxies: &[IpNet]) ->
 
 /// The access line: one per request, when its response head is ready.
 fn access_line(response: &Response, latency: Duration, span: &tracing::Span) {
-    keel_ext_telemetry::record_status(span, response.status());
+    // Asked of the line below's own target and level, so the answer is the line's.
+    let logged = tracing::enabled!(tracing::Level::INFO);
+    keel_ext_telemetry::record_status(span, response.status(), logged);
     // The body's exact size when it is known up front (most responses); streamed bodies have none.
     let bytes = response.body().size_hint().exact();
     tracing::info!(

@@ -7,16 +7,19 @@
 
 use std::any::Any;
 use std::convert::Infallible;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
+use keel_ext_telemetry::ActiveRequest;
 use keel_http::{ErrorReport, PublicErrorBody, RequestId, prefers_html};
+use pin_project_lite::pin_project;
 use tower::Service;
 
 use super::ErrorPages;
@@ -42,19 +45,17 @@ impl<S> Service<Request> for Finish<S>
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = FinishFuture<S::Future>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(context)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let finishing = Arc::clone(&self.finishing);
-        let active = crate::metrics::start(&finishing.metrics, &request);
+        let active = crate::metrics::start(&self.finishing.metrics, &request);
         let request_id = request
             .extensions()
             .get::<RequestId>()
@@ -63,20 +64,95 @@ where
         let wants_html = prefers_html(request.headers().get(header::ACCEPT));
         // A handler's code runs when its future is polled; a layer below could still panic while it makes
         // the future, so the call is guarded too.
-        let response = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request)));
-        Box::pin(async move {
-            let response = match response {
-                Ok(future) => match AssertUnwindSafe(future).catch_unwind().await {
-                    Ok(Ok(response)) => response.into_response(),
-                    Ok(Err(infallible)) => match infallible {},
-                    Err(panic) => panic_response(panic),
-                },
-                Err(panic) => panic_response(panic),
+        let stage = match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
+            Ok(future) => Stage::Handling { future },
+            Err(panic) => Stage::Panicked {
+                response: Some(panic_response(panic)),
+            },
+        };
+        FinishFuture {
+            stage,
+            finishing: Arc::clone(&self.finishing),
+            active: Some(active),
+            request_id,
+            wants_html,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Finish`]. Written out rather than an `async` block so that a response
+    /// needing no rendering (most of them) costs no allocation; rendering an error, which may read the
+    /// body, is an `async` function boxed on that path alone.
+    pub(crate) struct FinishFuture<F> {
+        #[pin]
+        stage: Stage<F>,
+        finishing: Arc<Finishing>,
+        // Taken when the request is counted as finished.
+        active: Option<ActiveRequest>,
+        request_id: RequestId,
+        wants_html: bool,
+    }
+}
+
+pin_project! {
+    #[project = StageProjection]
+    enum Stage<F> {
+        /// The layers below and the handler.
+        Handling { #[pin] future: F },
+        /// A layer below panicked while it made its future: the 500, rendered next.
+        Panicked { response: Option<Response> },
+        /// An error response being rendered (`render_errors`).
+        Rendering { future: BoxFuture<'static, Response> },
+        /// The response has been returned.
+        Done,
+    }
+}
+
+impl<F, R> Future for FinishFuture<F>
+where
+    F: Future<Output = Result<R, Infallible>>,
+    R: IntoResponse,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let response = loop {
+            let response = match this.stage.as_mut().project() {
+                StageProjection::Handling { future } => {
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(context))) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(Ok(response))) => response.into_response(),
+                        Ok(Poll::Ready(Err(infallible))) => match infallible {},
+                        Err(panic) => panic_response(panic),
+                    }
+                }
+                StageProjection::Panicked { response } => response
+                    .take()
+                    .unwrap_or_else(|| ErrorReport::internal().into_response()),
+                StageProjection::Rendering { future } => {
+                    break ready!(future.as_mut().poll(context));
+                }
+                StageProjection::Done => panic!("the stack's future was polled after it completed"),
             };
-            let response = render_errors(&finishing.pages, response, &request_id, wants_html).await;
+            if !needs_rendering(&response) {
+                break response;
+            }
+            let finishing = Arc::clone(this.finishing);
+            let request_id = this.request_id.clone();
+            let wants_html = *this.wants_html;
+            this.stage.set(Stage::Rendering {
+                future: Box::pin(async move {
+                    render_errors(&finishing.pages, response, &request_id, wants_html).await
+                }),
+            });
+        };
+        this.stage.set(Stage::Done);
+        if let Some(active) = this.active.take() {
             crate::metrics::finish(active, &response);
-            Ok(response)
-        })
+        }
+        Poll::Ready(Ok(response))
     }
 }
 
@@ -86,6 +162,16 @@ fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     ErrorReport::internal().into_response()
 }
 
+/// Whether `response` is an error whose body was not written for clients, which [`render_errors`]
+/// replaces.
+fn needs_rendering(response: &Response) -> bool {
+    let status = response.status();
+    let is_error = status.is_client_error() || status.is_server_error();
+    is_error && response.extensions().get::<PublicErrorBody>().is_none()
+}
+
+/// The error response rendered from its [`ErrorReport`] (or its status alone), as JSON or as an HTML
+/// page, for a response [`needs_rendering`].
 async fn render_errors(
     pages: &ErrorPages,
     response: Response,
@@ -93,10 +179,6 @@ async fn render_errors(
     wants_html: bool,
 ) -> Response {
     let status = response.status();
-    let is_error = status.is_client_error() || status.is_server_error();
-    if !is_error || response.extensions().get::<PublicErrorBody>().is_some() {
-        return response;
-    }
     // Headers set below (CORS, `Retry-After`, `WWW-Authenticate`, …) survive the re-rendering; only the
     // body and its description are replaced.
     let mut kept_headers = response.headers().clone();
