@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, backends, spawn_app};
+use crate::helpers::{Backend, TestDatabase, backends, spawn_app, spawn_app_with};
 
 /// (path, expected JSON body) for the JSON routes; `/api/v1/ready` depends on the backend.
 fn json_routes(backend: Backend) -> Vec<(&'static str, Value)> {
@@ -87,6 +87,54 @@ async fn an_unknown_route_is_a_json_404_carrying_the_request_id() {
                 "{path}"
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn api_and_ops_routes_match_whole_paths_and_refuse_other_methods_as_the_app_does() {
+    let token = "an-admin-token-for-the-black-box-tests-0123456789";
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let app = spawn_app_with(database, &[("security.admin_token", token)]).await;
+    let bearer = format!("Bearer {token}");
+    // A prefix alone, a trailing slash or a doubled slash is no route: the app's 404.
+    for path in [
+        "/api/v1",
+        "/api/v1/",
+        "/api/v1/health/",
+        "/api/v1//health",
+        "/ops",
+        "/ops/",
+        "/ops/config/",
+    ] {
+        let response = app.get_with_header(path, "authorization", &bearer).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "not-found", "{path}");
+    }
+    // Another method is a 405 naming the route's methods; on /ops only once the token is checked.
+    // (path, Authorization, status, error code)
+    let cases = [
+        ("/api/v1/health", None, 405, "method-not-allowed"),
+        ("/ops/config", None, 401, "unauthorized"),
+        (
+            "/ops/config",
+            Some(bearer.as_str()),
+            405,
+            "method-not-allowed",
+        ),
+    ];
+    for (path, authorization, status, error) in cases {
+        let mut request = app.client.delete(format!("{}{path}", app.address));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{path} {authorization:?}");
+        if status == 405 {
+            assert_eq!(header(&response, "allow"), "GET,HEAD", "{path}");
+        }
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], error, "{path} {authorization:?}");
     }
 }
 

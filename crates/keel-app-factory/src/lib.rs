@@ -98,11 +98,10 @@ pub async fn create_app_with(
         .merge(keel_blueprint_main::router())
         .merge(keel_blueprint_main::notes_router())
         .merge(extra_routes)
-        .nest(
-            keel_blueprint_api_v1::MOUNT_PATH,
-            keel_blueprint_api_v1::router(),
-        )
-        .nest(keel_blueprint_ops::MOUNT_PATH, keel_blueprint_ops::router())
+        // Merged, not nested: these two register their routes at their full paths, since axum gives each
+        // route of a nested router a layer that strips the prefix from every request's URI.
+        .merge(keel_blueprint_api_v1::router())
+        .merge(keel_blueprint_ops::router())
         .fallback(|| async { ErrorReport::not_found() })
         .with_state(state.clone());
     let files = static_files::router(

@@ -5,7 +5,7 @@
 //! for a [`Db`], a [`FlagStore`], a [`BuildInfo`], the [`Draining`] flag and the [`Notes`] service through
 //! `FromRef`, and never depends on another blueprint.
 //!
-//! Every route is registered through `utoipa_axum`'s router together with its `#[utoipa::path]`
+//! Every route is registered through `utoipa_axum`'s `routes!` together with its `#[utoipa::path]`
 //! description, so the OpenAPI document is generated from the same list the router serves; a router test
 //! checks that each documented operation answers and that the set is the expected one.
 
@@ -22,16 +22,16 @@ use axum::extract::FromRef;
 use keel_ext_db::Db;
 use keel_ext_flags::FlagStore;
 use keel_services::Notes;
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use crate::health::Draining;
 pub use crate::version::BuildInfo;
 
-/// Where the app factory mounts this router.
+/// The prefix of every route of this router, and the server entry of its OpenAPI document (whose paths
+/// are relative to it).
 pub const MOUNT_PATH: &str = "/api/v1";
 
-/// Routes of the JSON API, mounted under [`MOUNT_PATH`] by the app factory.
+/// Routes of the JSON API, each at its full path under [`MOUNT_PATH`], for the app factory to merge.
 pub fn router<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -41,7 +41,7 @@ where
     Draining: FromRef<S>,
     Notes: FromRef<S>,
 {
-    let (router, description) = OpenApiRouter::with_openapi(openapi::base())
+    let (router, description) = openapi::Routes::new()
         .routes(routes!(health::health_show))
         .routes(routes!(health::readiness_show))
         .routes(routes!(version::version_show))

@@ -66,17 +66,17 @@ async fn get_json(router: &Router, path: &str) -> (StatusCode, Value) {
 async fn each_route_answers_its_documented_body() {
     let harness = harness().await;
     let cases = [
-        ("/health", json!({"status": "ok"})),
+        ("/api/v1/health", json!({"status": "ok"})),
         (
-            "/ready",
+            "/api/v1/ready",
             json!({"status": "ok", "checks": {"database": {"status": "ok", "backend": "sqlite"}}}),
         ),
         (
-            "/version",
+            "/api/v1/version",
             json!({"name": "keel", "version": "1.2.3", "git_revision": "abc1234", "build_profile": "debug"}),
         ),
         (
-            "/flags",
+            "/api/v1/flags",
             json!({"flags": {"new_checkout": false, "signup_v2": false}}),
         ),
     ];
@@ -94,14 +94,14 @@ async fn readiness_is_503_with_detail_when_the_database_is_gone_and_liveness_sta
     let harness = harness().await;
     harness.db.clone().close().await.unwrap();
 
-    let (status, body) = get_json(&harness.router, "/ready").await;
+    let (status, body) = get_json(&harness.router, "/api/v1/ready").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["checks"]["database"]["status"], "unavailable");
     assert_eq!(body["checks"]["database"]["backend"], "sqlite");
     assert!(body["checks"]["database"]["detail"].is_string(), "{body}");
 
-    let (status, body) = get_json(&harness.router, "/health").await;
+    let (status, body) = get_json(&harness.router, "/api/v1/health").await;
     assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
 }
 
@@ -109,7 +109,7 @@ async fn readiness_is_503_with_detail_when_the_database_is_gone_and_liveness_sta
 async fn readiness_is_503_as_soon_as_draining_starts() {
     let harness = harness().await;
     harness.draining.start();
-    let (status, body) = get_json(&harness.router, "/ready").await;
+    let (status, body) = get_json(&harness.router, "/api/v1/ready").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body, json!({"status": "draining", "checks": {}}));
 }
@@ -117,7 +117,7 @@ async fn readiness_is_503_as_soon_as_draining_starts() {
 #[tokio::test]
 async fn flags_are_evaluated_for_the_visitor_and_a_cookie_is_issued_only_when_it_matters() {
     let harness = harness().await;
-    let request = || Request::get("/flags").body(Body::empty()).unwrap();
+    let request = || Request::get("/api/v1/flags").body(Body::empty()).unwrap();
 
     // Fully on or off for everyone: the answer does not depend on the visitor, so no cookie.
     let response = harness.router.clone().oneshot(request()).await.unwrap();
@@ -139,7 +139,7 @@ async fn flags_are_evaluated_for_the_visitor_and_a_cookie_is_issued_only_when_it
 
     // The same visitor keeps their answer and is not sent a new cookie.
     for _ in 0..5 {
-        let request = Request::get("/flags")
+        let request = Request::get("/api/v1/flags")
             .header("cookie", &visitor)
             .body(Body::empty())
             .unwrap();
@@ -150,7 +150,7 @@ async fn flags_are_evaluated_for_the_visitor_and_a_cookie_is_issued_only_when_it
     }
 
     // A forged cookie is not trusted: it is replaced.
-    let forged = Request::get("/flags")
+    let forged = Request::get("/api/v1/flags")
         .header(
             "cookie",
             format!("keel_visitor={}.{}", "a".repeat(32), "0".repeat(64)),

@@ -18,10 +18,10 @@ use keel_ext_flags::FlagStore;
 pub use crate::auth::{Admin, AdminToken};
 pub use crate::config::ConfigView;
 
-/// Where the app factory mounts this router.
+/// The prefix of every route of this router.
 pub const MOUNT_PATH: &str = "/ops";
 
-/// Routes of the ops blueprint, mounted under [`MOUNT_PATH`] by the app factory.
+/// Routes of the ops blueprint, each at its full path under [`MOUNT_PATH`], for the app factory to merge.
 pub fn router<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -29,23 +29,24 @@ where
     ConfigView: FromRef<S>,
     FlagStore: FromRef<S>,
 {
+    let at = |path: &str| format!("{MOUNT_PATH}{path}");
     // Other methods are answered only after the token check, so without a token (or with a wrong one)
     // a POST learns no more about /ops than a GET does.
     Router::new()
         .route(
-            "/config",
+            &at("/config"),
             get(config::config_show).fallback(auth::method_not_allowed),
         )
         .route(
-            "/flags",
+            &at("/flags"),
             get(flags::flags_list).fallback(auth::method_not_allowed),
         )
         .route(
-            "/flags/{name}",
+            &at("/flags/{name}"),
             post(flags::flag_update).fallback(auth::method_not_allowed),
         )
         .route(
-            "/flags/{name}/audit",
+            &at("/flags/{name}/audit"),
             get(flags::flag_audit).fallback(auth::method_not_allowed),
         )
 }

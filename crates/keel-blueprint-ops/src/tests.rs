@@ -83,7 +83,9 @@ async fn get_config(
     harness: &Harness,
     authorization: Option<&str>,
 ) -> (StatusCode, Option<String>, Value) {
-    harness.send("GET", "/config", authorization, None).await
+    harness
+        .send("GET", "/ops/config", authorization, None)
+        .await
 }
 
 #[tokio::test]
@@ -157,6 +159,18 @@ async fn the_config_view_masks_secrets() {
 }
 
 #[tokio::test]
+async fn routes_are_served_at_their_full_paths_only() {
+    let harness = harness(Some(TOKEN)).await;
+    let right = format!("Bearer {TOKEN}");
+    let config = format!("{MOUNT_PATH}/config");
+    let (status, _, _) = harness.send("GET", &config, Some(&right), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // Without the prefix the address is unknown to the router: axum's bare 404, no handler reached.
+    let (status, _, body) = harness.send("GET", "/config", Some(&right), None).await;
+    assert_eq!((status, body), (StatusCode::NOT_FOUND, Value::Null));
+}
+
+#[tokio::test]
 async fn other_methods_learn_nothing_without_the_token() {
     // (configured token, Authorization header, status)
     let right = format!("Bearer {TOKEN}");
@@ -171,12 +185,12 @@ async fn other_methods_learn_nothing_without_the_token() {
     ];
     for (configured, authorization, status) in cases {
         let harness = harness(configured).await;
-        for path in ["/config", "/flags", "/flags/signup_v2/audit"] {
+        for path in ["/ops/config", "/ops/flags", "/ops/flags/signup_v2/audit"] {
             let (answered, _, _) = harness.send("POST", path, authorization, None).await;
             assert_eq!(answered, status, "{path} {configured:?} {authorization:?}");
         }
         let (answered, _, _) = harness
-            .send("GET", "/flags/signup_v2", authorization, None)
+            .send("GET", "/ops/flags/signup_v2", authorization, None)
             .await;
         assert_eq!(
             answered, status,
@@ -192,9 +206,9 @@ async fn every_flag_route_is_behind_the_token() {
     let change = r#"{"enabled": true}"#;
     // (method, path, body)
     let routes = [
-        ("GET", "/flags", None),
-        ("POST", "/flags/signup_v2", Some(change)),
-        ("GET", "/flags/signup_v2/audit", None),
+        ("GET", "/ops/flags", None),
+        ("POST", "/ops/flags/signup_v2", Some(change)),
+        ("GET", "/ops/flags/signup_v2/audit", None),
     ];
     // (configured token, Authorization header, status)
     let cases = [
@@ -221,7 +235,7 @@ async fn a_change_is_listed_and_audited_and_bad_requests_name_their_problem() {
     let auth = format!("Bearer {TOKEN}");
     let auth = Some(auth.as_str());
 
-    let (status, _, body) = harness.send("GET", "/flags", auth, None).await;
+    let (status, _, body) = harness.send("GET", "/ops/flags", auth, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["flags"][0]["name"], "signup_v2");
     assert_eq!(body["flags"][0]["source"], "default");
@@ -230,7 +244,7 @@ async fn a_change_is_listed_and_audited_and_bad_requests_name_their_problem() {
     let (status, _, body) = harness
         .send(
             "POST",
-            "/flags/signup_v2",
+            "/ops/flags/signup_v2",
             auth,
             Some(r#"{"enabled": true, "rollout_percent": 25, "actor": "alice"}"#),
         )
@@ -242,7 +256,7 @@ async fn a_change_is_listed_and_audited_and_bad_requests_name_their_problem() {
     );
 
     let (status, _, body) = harness
-        .send("GET", "/flags/signup_v2/audit", auth, None)
+        .send("GET", "/ops/flags/signup_v2/audit", auth, None)
         .await;
     assert_eq!(status, StatusCode::OK);
     let entries = body["entries"].as_array().unwrap();
@@ -261,20 +275,32 @@ async fn a_change_is_listed_and_audited_and_bad_requests_name_their_problem() {
     let refused = [
         (
             "POST",
-            "/flags/no_such_flag",
+            "/ops/flags/no_such_flag",
             Some(r#"{"enabled": true}"#),
             404,
             "not-found",
         ),
-        ("GET", "/flags/no_such_flag/audit", None, 404, "not-found"),
+        (
+            "GET",
+            "/ops/flags/no_such_flag/audit",
+            None,
+            404,
+            "not-found",
+        ),
         (
             "POST",
-            "/flags/signup_v2",
+            "/ops/flags/signup_v2",
             Some(r#"{"enabled": true, "rollout_percent": 101}"#),
             422,
             "unprocessable-entity",
         ),
-        ("POST", "/flags/signup_v2", Some("{"), 400, "bad-request"),
+        (
+            "POST",
+            "/ops/flags/signup_v2",
+            Some("{"),
+            400,
+            "bad-request",
+        ),
     ];
     for (method, path, body, status, code) in refused {
         let (answered, _, answer) = harness.send(method, path, auth, body).await;
@@ -285,7 +311,7 @@ async fn a_change_is_listed_and_audited_and_bad_requests_name_their_problem() {
         );
     }
     let (_, _, body) = harness
-        .send("GET", "/flags/signup_v2/audit", auth, None)
+        .send("GET", "/ops/flags/signup_v2/audit", auth, None)
         .await;
     assert_eq!(
         body["entries"].as_array().unwrap().len(),

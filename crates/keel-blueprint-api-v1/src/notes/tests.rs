@@ -6,6 +6,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use crate::MOUNT_PATH;
 use crate::tests::{Harness, PAGE_SIZE, harness};
 
 /// Sends `method path` with `body` as JSON (or no body), and returns the status, headers and JSON body
@@ -46,7 +47,7 @@ async fn a_note_is_created_read_changed_with_its_version_and_deleted() {
     let (status, headers, created) = send(
         &harness,
         Method::POST,
-        "/notes",
+        "/api/v1/notes",
         Some(json!({"title": " Groceries ", "body": "milk"})),
     )
     .await;
@@ -58,7 +59,8 @@ async fn a_note_is_created_read_changed_with_its_version_and_deleted() {
         (&json!("Groceries"), &json!(1))
     );
 
-    let path = format!("/notes/{id}");
+    // The `Location` is the note's address in this router.
+    let path = headers[header::LOCATION].to_str().unwrap().to_owned();
     let (status, _, read) = send(&harness, Method::GET, &path, None).await;
     assert_eq!((status, &read), (StatusCode::OK, &created));
 
@@ -129,16 +131,16 @@ async fn wrong_and_unknown_fields_are_named_one_entry_per_field() {
     let (_, _, note) = send(
         &harness,
         Method::POST,
-        "/notes",
+        "/api/v1/notes",
         Some(json!({"title": "x"})),
     )
     .await;
-    let note_path = format!("/notes/{}", note["id"]);
+    let note_path = format!("/api/v1/notes/{}", note["id"]);
     for (method, body, fields) in cases {
         let path = if method == Method::PUT {
             note_path.as_str()
         } else {
-            "/notes"
+            "/api/v1/notes"
         };
         let (status, _, answer) = send(&harness, method, path, Some(body.clone())).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
@@ -152,7 +154,9 @@ async fn pages_are_bounded_and_follow_their_cursor_to_the_end() {
     for n in 1..=4 {
         let note = json!({"title": format!("n{n}")});
         assert_eq!(
-            send(&harness, Method::POST, "/notes", Some(note)).await.0,
+            send(&harness, Method::POST, "/api/v1/notes", Some(note))
+                .await
+                .0,
             StatusCode::CREATED
         );
     }
@@ -164,17 +168,17 @@ async fn pages_are_bounded_and_follow_their_cursor_to_the_end() {
             .map(|note| note["title"].as_str().unwrap().to_owned())
             .collect()
     };
-    let (status, _, first) = send(&harness, Method::GET, "/notes", None).await;
+    let (status, _, first) = send(&harness, Method::GET, "/api/v1/notes", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(titles(&first), ["n4", "n3", "n2"]);
-    let next = format!("/notes?before={}", first["next"]);
+    let next = format!("/api/v1/notes?before={}", first["next"]);
     let (_, _, second) = send(&harness, Method::GET, &next, None).await;
     assert_eq!(
         (titles(&second), &second["next"]),
         (vec!["n1".to_owned()], &Value::Null)
     );
 
-    let (_, _, one) = send(&harness, Method::GET, "/notes?limit=1", None).await;
+    let (_, _, one) = send(&harness, Method::GET, "/api/v1/notes?limit=1", None).await;
     assert_eq!(titles(&one), ["n4"]);
 
     let bound = format!("must be a whole number from 1 to {PAGE_SIZE}");
@@ -184,12 +188,17 @@ async fn pages_are_bounded_and_follow_their_cursor_to_the_end() {
         "limit=many",
         "limit=-1",
     ] {
-        let (status, _, answer) =
-            send(&harness, Method::GET, &format!("/notes?{query}"), None).await;
+        let (status, _, answer) = send(
+            &harness,
+            Method::GET,
+            &format!("/api/v1/notes?{query}"),
+            None,
+        )
+        .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         assert_eq!(answer["fields"], json!({"limit": bound}), "{query}");
     }
-    let (status, _, answer) = send(&harness, Method::GET, "/notes?before=x", None).await;
+    let (status, _, answer) = send(&harness, Method::GET, "/api/v1/notes?before=x", None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(answer["fields"]["before"].is_string(), "{answer}");
 }
@@ -198,7 +207,7 @@ async fn pages_are_bounded_and_follow_their_cursor_to_the_end() {
 async fn a_database_failure_is_a_503_that_shows_no_sql() {
     let harness = harness().await;
     harness.db.clone().close().await.unwrap();
-    let (status, _, answer) = send(&harness, Method::GET, "/notes", None).await;
+    let (status, _, answer) = send(&harness, Method::GET, "/api/v1/notes", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         answer,
@@ -206,8 +215,8 @@ async fn a_database_failure_is_a_503_that_shows_no_sql() {
     );
 }
 
-/// Every operation of the API, as `(method, path)` relative to `/api/v1`: what the description must
-/// list, and what the router must answer.
+/// Every operation of the API, as `(method, path)` relative to the server `/api/v1`: what the description
+/// must list, and what the router must answer under `MOUNT_PATH`.
 const OPERATIONS: [(&str, &str); 10] = [
     ("get", "/flags"),
     ("get", "/health"),
@@ -224,7 +233,8 @@ const OPERATIONS: [(&str, &str); 10] = [
 #[tokio::test]
 async fn the_openapi_description_is_version_3_1_and_lists_every_route_the_router_answers() {
     let harness = harness().await;
-    let (status, headers, description) = send(&harness, Method::GET, "/openapi.json", None).await;
+    let (status, headers, description) =
+        send(&harness, Method::GET, "/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
     assert_eq!(description["openapi"], "3.1.0");
@@ -254,12 +264,12 @@ async fn the_openapi_description_is_version_3_1_and_lists_every_route_the_router
     let (_, _, note) = send(
         &harness,
         Method::POST,
-        "/notes",
+        "/api/v1/notes",
         Some(json!({"title": "x"})),
     )
     .await;
     for (method, path) in OPERATIONS {
-        let path = path.replace("{id}", &note["id"].to_string());
+        let path = format!("{MOUNT_PATH}{path}").replace("{id}", &note["id"].to_string());
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = (method == Method::PUT || method == Method::POST)
             .then(|| json!({"title": "y", "version": 1}));
@@ -270,7 +280,14 @@ async fn the_openapi_description_is_version_3_1_and_lists_every_route_the_router
             "{method} {path} is documented but not routed: {status}"
         );
     }
-    // And the bare 404 the check relies on is what an unknown address gets.
-    let (status, _, answer) = send(&harness, Method::GET, "/nowhere", None).await;
-    assert_eq!((status, answer), (StatusCode::NOT_FOUND, Value::Null));
+    // And the bare 404 the check relies on is what an unknown address gets, a documented path without
+    // the prefix included: the router serves full paths only.
+    for path in ["/api/v1/nowhere", "/health", "/openapi.json"] {
+        let (status, _, answer) = send(&harness, Method::GET, path, None).await;
+        assert_eq!(
+            (status, answer),
+            (StatusCode::NOT_FOUND, Value::Null),
+            "{path}"
+        );
+    }
 }

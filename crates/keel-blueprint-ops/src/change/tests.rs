@@ -10,7 +10,9 @@ use super::*;
 
 /// Reads `body` the way the route does: through axum's `Json` with `content_type`.
 async fn parse(content_type: Option<&str>, body: &str) -> Result<ChangeRequest, ErrorReport> {
-    let mut request = Request::builder().method("POST").uri("/flags/signup_v2");
+    let mut request = Request::builder()
+        .method("POST")
+        .uri("/ops/flags/signup_v2");
     if let Some(content_type) = content_type {
         request = request.header(header::CONTENT_TYPE, content_type);
     }
