@@ -137,6 +137,38 @@ fn a_quiet_log_level_still_traces_requests_and_puts_the_ids_on_warnings() {
 }
 
 #[test]
+fn the_status_is_recorded_on_the_span_only_where_something_reads_it() {
+    for line_follows in [true, false] {
+        let _alone = one_at_a_time();
+        let captured = Captured::default();
+        let (subscriber, telemetry) =
+            init_with_writer(&settings("json", "warn"), captured.clone()).unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            let request = request_span(
+                &http::Method::GET,
+                "/ping",
+                "req-4",
+                None,
+                &HeaderMap::new(),
+            );
+            record_status(&request.span, http::StatusCode::OK, line_follows);
+            let _entered = request.span.enter();
+            tracing::warn!("after the status");
+        });
+        telemetry.shutdown(Duration::from_secs(1));
+        let lines = captured.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let status = &lines[0]["span"]["http.response.status_code"];
+        if line_follows {
+            assert_eq!(status, 200);
+        } else {
+            // Neither exported nor followed by a line: nothing would read it.
+            assert!(status.is_null(), "{status}");
+        }
+    }
+}
+
+#[test]
 fn with_an_exporter_the_logged_ids_are_those_of_the_exported_span() {
     use opentelemetry::trace::TraceContextExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
