@@ -354,3 +354,6 @@ fn install_telemetry(loaded: &Loaded) -> Result<keel_ext_telemetry::Telemetry, F
     }
     Ok(telemetry)
 }
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod linking_tests;
