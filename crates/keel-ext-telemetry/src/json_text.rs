@@ -41,36 +41,35 @@ fn write_escaped<W: fmt::Write + ?Sized>(out: &mut W, text: &str) -> fmt::Result
 }
 
 /// The index of the first byte at or after `from` that must be escaped. Almost nothing in a log field
-/// needs escaping, so the bytes are checked eight at a time (the last eight overlapping the group
-/// before them), and one by one only in a text shorter than eight and in a group that holds one.
+/// needs escaping, so the bytes are checked eight at a time (the last eight of a text that does not
+/// divide into eights overlapping the group before them), and one by one only in a text shorter than
+/// eight and from a group that holds one.
 fn next_to_escape(bytes: &[u8], from: usize) -> Option<usize> {
     let rest = bytes.get(from..)?;
-    let first_in = |group: &[u8]| {
-        group
-            .iter()
-            .position(|&byte| ESCAPES[usize::from(byte)] != 0)
-    };
-    if rest.len() < 8 {
-        return first_in(rest).map(|offset| from + offset);
-    }
-    let word_at = |start: usize| {
+    let mut clean = 0;
+    let mut groups = rest.chunks_exact(8);
+    for group in &mut groups {
         let mut word = [0; 8];
-        word.copy_from_slice(&rest[start..start + 8]);
-        u64::from_le_bytes(word)
-    };
-    let mut start = 0;
-    loop {
-        // The last group ends at the end of the text, overlapping the one before it.
-        let start_here = start.min(rest.len() - 8);
-        if holds_byte_to_escape(word_at(start_here)) {
-            let offset = first_in(&rest[start..])?;
-            return Some(from + start + offset);
+        word.copy_from_slice(group);
+        if holds_byte_to_escape(u64::from_le_bytes(word)) {
+            break;
         }
-        start = start_here + 8;
-        if start >= rest.len() {
+        clean += 8;
+    }
+    if clean == rest.len() {
+        return None;
+    }
+    if clean > 0 && clean + 8 > rest.len() {
+        let mut word = [0; 8];
+        word.copy_from_slice(&rest[rest.len() - 8..]);
+        if !holds_byte_to_escape(u64::from_le_bytes(word)) {
             return None;
         }
     }
+    let offset = rest[clean..]
+        .iter()
+        .position(|&byte| ESCAPES[usize::from(byte)] != 0)?;
+    Some(from + clean + offset)
 }
 
 /// Whether any of the eight bytes of `word` is below U+0020, a quote or a backslash: the bytes `ESCAPES`

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
 use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -20,6 +20,9 @@ use tracing::subscriber::Interest;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Filter};
+
+/// The W3C trace context header that names the caller's span.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// A request's span and its trace id.
 #[derive(Debug)]
@@ -119,7 +122,13 @@ pub fn request_span(
         Some(text) => Cow::Borrowed(text),
         None => Cow::Owned(client.to_string()),
     });
-    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    // Most requests carry no `traceparent`: then the propagator, which would look the header up by a
+    // name it parses first, has nothing to find, and the parent is the current context, as it would say.
+    let parent = if headers.contains_key(&TRACEPARENT) {
+        TraceContextPropagator::new().extract(&HeaderExtractor(headers))
+    } else {
+        opentelemetry::Context::current()
+    };
     let caller = parent.span().span_context().clone();
     let caller_trace_id = caller.is_valid().then(|| caller.trace_id());
     let own = (!spans_are_exported()).then(|| own_ids(caller_trace_id));
