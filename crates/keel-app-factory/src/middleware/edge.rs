@@ -248,3 +248,6 @@ fn access_line(response: &Response, latency: Duration, span: &tracing::Span) {
         "request finished"
     );
 }
+
+#[cfg(test)]
+mod tests;
