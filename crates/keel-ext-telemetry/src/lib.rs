@@ -32,6 +32,7 @@ use tracing::Subscriber;
 use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 pub use crate::filter::check_log_filter;
@@ -139,48 +140,28 @@ where
     // filter applies to the log output only: with `warn` logs, request spans (info) still exist, so
     // traces, `X-Trace-ID` and the ids in warning lines do not depend on how verbose the logs are.
     // Without an exporter the OpenTelemetry layer would build every span only to drop it, and record
-    // every info event on it: it is left out (`None`, filtered to nothing), and `request_span` makes the
-    // ids itself.
-    let exporting = telemetry.export(Signal::Traces).is_some();
-    let traces = exporting
-        .then(|| tracing_opentelemetry::layer().with_tracer(provider.tracer(settings.app.token())))
-        .with_filter(request::ExportedSpans { exporting });
-    // The exporter reports its own failures as events under `opentelemetry*` targets, once per batch;
-    // they are let through once a minute, so a collector that is down costs one warning, not a flood.
-    let quiet_exporter = export::rate_limit_exporter_events(export::EXPORTER_EVENT_INTERVAL);
-    // The output layer must see info spans even when it writes only warnings, or a warning inside a
-    // request would lose the request's ids: its filter is `filter.or(filter::InfoSpans)`. Every layer
-    // has a filter of its own, so the subscriber knows at each callsite whether anything
-    // wants it: an event no layer wants (the access line at `warn`) costs a check of a cached answer.
-    let registry = tracing_subscriber::registry()
-        .with(traces)
-        .with(pool_wait::layer(&meter_provider.meter(instruments::SCOPE)));
-    let subscriber: Box<dyn Subscriber + Send + Sync> = match telemetry.log_format {
-        // The pretty format keeps each request span's method, route and id for its access line; JSON
-        // needs nothing of the kind (it writes the span's fields), so the request path pays for it only
-        // in development.
-        LogFormat::Pretty => Box::new(
-            registry.with(pretty::RequestFieldsLayer).with(
-                tracing_subscriber::fmt::layer()
-                    .event_format(pretty::DevFormat { colours })
-                    .with_writer(writer)
-                    .with_filter(quiet_exporter)
-                    .with_filter(filter.or(filter::InfoSpans)),
-            ),
-        ),
-        LogFormat::Json => Box::new(
-            registry.with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .fmt_fields(json_fields::AppendingJsonFields)
-                    .with_writer(writer)
-                    .with_filter(quiet_exporter)
-                    .with_filter(filter.or(filter::InfoSpans)),
-            ),
-        ),
+    // every info event on it: it is left out, and `request_span` makes the ids itself.
+    let meter = meter_provider.meter(instruments::SCOPE);
+    let output = Output {
+        format: telemetry.log_format,
+        filter,
+        colours,
+    };
+    let subscriber = if telemetry.export(Signal::Traces).is_some() {
+        let traces = tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(settings.app.token()))
+            .with_filter(request::ExportedSpans);
+        output.over(
+            tracing_subscriber::registry()
+                .with(traces)
+                .with(pool_wait::layer(&meter)),
+            writer,
+        )
+    } else {
+        output.over(
+            tracing_subscriber::registry().with(pool_wait::layer(&meter)),
+            writer,
+        )
     };
     Ok((
         subscriber,
@@ -190,6 +171,64 @@ where
             scrape,
         },
     ))
+}
+
+/// The log output: its format, its filter (`telemetry.log_level`) and whether it may use colours.
+struct Output {
+    format: LogFormat,
+    filter: EnvFilter,
+    colours: bool,
+}
+
+impl Output {
+    /// The subscriber: `registry` (with its exporting and metrics layers) and the log output over it.
+    ///
+    /// Every layer has a filter of its own, so the subscriber knows at each callsite whether anything
+    /// wants it: an event no layer wants (the access line at `warn`) costs a check of a cached answer. (A
+    /// layer without one, an `Option` that is `None` included, would want every callsite.) The output
+    /// must see info spans even when it writes only warnings, or a warning inside a request would lose
+    /// the request's ids: its filter is the log filter or [`filter::InfoSpans`].
+    fn over<S, W>(self, registry: S, writer: W) -> Box<dyn Subscriber + Send + Sync>
+    where
+        S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync + 'static,
+        W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+    {
+        // The exporter reports its own failures as events under `opentelemetry*` targets, once per
+        // batch; they are let through once a minute, so a collector that is down costs one warning,
+        // not a flood.
+        let quiet_exporter = export::rate_limit_exporter_events(export::EXPORTER_EVENT_INTERVAL);
+        match self.format {
+            // The pretty format keeps each request span's method, route and id for its access line;
+            // JSON needs nothing of the kind (it writes the span's fields), so the request path pays for
+            // it only in development.
+            LogFormat::Pretty => Box::new(
+                registry
+                    .with(pretty::RequestFieldsLayer.with_filter(filter::InfoSpans))
+                    .with(
+                        tracing_subscriber::fmt::layer()
+                            .event_format(pretty::DevFormat {
+                                colours: self.colours,
+                            })
+                            .with_writer(writer)
+                            .with_filter(quiet_exporter)
+                            .with_filter(self.filter.or(filter::InfoSpans)),
+                    ),
+            ),
+            LogFormat::Json => Box::new(
+                registry.with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .flatten_event(true)
+                        .with_current_span(true)
+                        .with_span_list(false)
+                        .fmt_fields(json_fields::AppendingJsonFields)
+                        .with_writer(writer)
+                        .with_filter(quiet_exporter)
+                        .with_filter(self.filter.or(filter::InfoSpans)),
+                ),
+            ),
+        }
+    }
 }
 
 /// Tests in this crate that build a subscriber or a provider run one at a time. tracing's callsite

@@ -187,51 +187,29 @@ pub fn request_span(
     }
 }
 
-/// The filter of the OpenTelemetry layer: what `LevelFilter::INFO` lets through while spans are
-/// exported, nothing otherwise. Its type marks the subscriber's layer, which [`request_span`] asks the
-/// current dispatcher about.
-///
-/// The layer is always in the subscriber, as an `Option` that is `None` without an exporter, behind this
-/// filter: a bare `None` layer declares an interest in every callsite, so every event of every level
-/// would be built and offered to the log output's filter, however little it writes; filtered, it
-/// declares none.
+/// The filter of the OpenTelemetry layer: what `LevelFilter::INFO` lets through. Its type marks a
+/// subscriber that exports spans, which [`request_span`] asks the current dispatcher about.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ExportedSpans {
-    pub(crate) exporting: bool,
-}
-
-impl ExportedSpans {
-    fn level(self) -> LevelFilter {
-        if self.exporting {
-            LevelFilter::INFO
-        } else {
-            LevelFilter::OFF
-        }
-    }
-}
+pub(crate) struct ExportedSpans;
 
 impl<S> Filter<S> for ExportedSpans {
     fn enabled(&self, metadata: &Metadata<'_>, context: &Context<'_, S>) -> bool {
-        <LevelFilter as Filter<S>>::enabled(&self.level(), metadata, context)
+        <LevelFilter as Filter<S>>::enabled(&LevelFilter::INFO, metadata, context)
     }
 
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
-        <LevelFilter as Filter<S>>::callsite_enabled(&self.level(), metadata)
+        <LevelFilter as Filter<S>>::callsite_enabled(&LevelFilter::INFO, metadata)
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(self.level())
+        Some(LevelFilter::INFO)
     }
 }
 
 /// Whether the current subscriber exports spans (has the OpenTelemetry layer, filtered by
-/// [`ExportedSpans`], with an exporter).
+/// [`ExportedSpans`]).
 pub(crate) fn spans_are_exported() -> bool {
-    tracing::dispatcher::get_default(|dispatch| {
-        dispatch
-            .downcast_ref::<ExportedSpans>()
-            .is_some_and(|spans| spans.exporting)
-    })
+    tracing::dispatcher::get_default(|dispatch| dispatch.downcast_ref::<ExportedSpans>().is_some())
 }
 
 /// Ids for a span without the OpenTelemetry layer: the caller's trace, or a new one, and a new span.
