@@ -355,5 +355,5 @@ fn install_telemetry(loaded: &Loaded) -> Result<keel_ext_telemetry::Telemetry, F
     Ok(telemetry)
 }
 
-#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+#[cfg(test)]
 mod linking_tests;

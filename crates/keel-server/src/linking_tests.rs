@@ -1,6 +1,8 @@
 //! `build.rs` links this package's binaries with packed relative relocations; this test binary is linked
 //! the same way, so its own dynamic section shows whether the toolchain honoured the option.
 
+#![cfg(all(target_os = "linux", target_env = "gnu"))]
+
 /// `DT_RELR`: the dynamic section's entry pointing at the packed relocations.
 const DT_RELR: u64 = 36;
 /// `PT_DYNAMIC`: the program header of the dynamic section.
