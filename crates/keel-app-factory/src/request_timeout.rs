@@ -88,8 +88,7 @@ where
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         Poll::Ready(Ok(match ready!(this.inner.poll(context)) {
-            Ok(Ok(response)) => response.into_response(),
-            Ok(Err(infallible)) => match infallible {},
+            Ok(answer) => keel_http::response_of(answer),
             Err(_elapsed) => timed_out(*this.limit, this.reading.as_deref()),
         }))
     }

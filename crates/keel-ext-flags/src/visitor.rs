@@ -227,10 +227,7 @@ where
 
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = match ready!(this.inner.poll(context)) {
-            Ok(response) => response.into_response(),
-            Err(infallible) => match infallible {},
-        };
+        let mut response = keel_http::response_of(ready!(this.inner.poll(context)));
         let visitors = &this.context;
         if (*this.forged || (*this.is_new && visitors.store.load().any_partial_rollout()))
             && let Some(cookie) = visitors.cookies.set_cookie(this.visitor_id.as_str())

@@ -143,10 +143,7 @@ where
             let BelowProjection::Running { future } = this.inner.as_mut().project() else {
                 panic!("the edge's future was polled after it completed");
             };
-            let response = match ready!(future.poll(context)) {
-                Ok(response) => response.into_response(),
-                Err(infallible) => match infallible {},
-            };
+            let response = keel_http::response_of(ready!(future.poll(context)));
             this.inner.project_replace(Below::Done);
             // Inside the span, so the access line carries the request's ids.
             access_line(&response, this.started.elapsed(), this.span);

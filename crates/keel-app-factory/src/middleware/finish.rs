@@ -123,8 +123,7 @@ where
                 StageProjection::Handling { future } => {
                     match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(context))) {
                         Ok(Poll::Pending) => return Poll::Pending,
-                        Ok(Poll::Ready(Ok(response))) => response.into_response(),
-                        Ok(Poll::Ready(Err(infallible))) => match infallible {},
+                        Ok(Poll::Ready(answer)) => keel_http::response_of(answer),
                         Err(panic) => panic_response(panic),
                     }
                 }
